@@ -1,0 +1,1 @@
+//! Placeholder: the kvraft helper replaces this file.

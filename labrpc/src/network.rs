@@ -1,0 +1,548 @@
+//! The network: named client ends, named servers, the wiring between them,
+//! and the fault model applied to every call.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use crate::faults::{self, Knobs, Route};
+use crate::pool::Pool;
+use crate::timer::Timer;
+use crate::{RpcError, Server};
+
+/// The environment variable that fixes the seed of [`Network::new`].
+pub const SEED_ENV: &str = "LABRPC_SEED";
+
+type RawReply = Result<Vec<u8>, RpcError>;
+type Completion = Box<dyn FnOnce(RawReply) + Send>;
+
+/// A simulated network of client ends and servers.
+///
+/// Cheap to clone: clones share one network. A new network is reliable,
+/// without long delays or long reordering. All of its random choices come
+/// from one RNG seeded by [`Network::seed`], so a failing run's fault
+/// schedule can be replayed with `LABRPC_SEED`.
+#[derive(Clone)]
+pub struct Network {
+    inner: Arc<Inner>,
+}
+
+/// One end of a connection from a client to a server, made by
+/// [`Network::make_end`]. Cheap to clone; clones are the same end.
+#[derive(Clone)]
+pub struct ClientEnd {
+    name: Arc<str>,
+    net: Arc<Inner>,
+}
+
+struct Inner {
+    seed: u64,
+    state: Mutex<State>,
+    total_count: AtomicUsize,
+    total_bytes: AtomicU64,
+    next_call_id: AtomicU64,
+    timer: Timer,
+    pool: Pool,
+}
+
+struct State {
+    knobs: Knobs,
+    rng: StdRng,
+    ends: HashMap<Arc<str>, EndState>,
+    servers: HashMap<String, Arc<HostedServer>>,
+    /// Calls whose handler is running, so a crash can fail them at once.
+    in_flight: HashMap<u64, InFlight>,
+    shut_down: bool,
+}
+
+#[derive(Default)]
+struct EndState {
+    server: Option<String>,
+    enabled: bool,
+}
+
+struct HostedServer {
+    server: Server,
+    /// Requests that reached this server instance.
+    count: AtomicUsize,
+}
+
+struct InFlight {
+    end: Arc<str>,
+    server: Arc<HostedServer>,
+    call: Arc<PendingCall>,
+}
+
+/// A call's completion, run exactly once: with the reply, a failure, or,
+/// if every holder drops it first, [`RpcError::Shutdown`].
+struct PendingCall {
+    on_done: Mutex<Option<Completion>>,
+}
+
+impl PendingCall {
+    fn new(on_done: Completion) -> Arc<PendingCall> {
+        Arc::new(PendingCall {
+            on_done: Mutex::new(Some(on_done)),
+        })
+    }
+
+    fn complete(&self, result: RawReply) {
+        let on_done = self.on_done.lock().take();
+        if let Some(on_done) = on_done {
+            on_done(result);
+        }
+    }
+}
+
+impl Drop for PendingCall {
+    fn drop(&mut self) {
+        if let Some(on_done) = self.on_done.get_mut().take() {
+            on_done(Err(RpcError::Shutdown));
+        }
+    }
+}
+
+impl State {
+    /// The server `end` reaches now, if it is enabled and connected to one.
+    fn target(&self, end: &str) -> Option<Arc<HostedServer>> {
+        let state = self.ends.get(end)?;
+        if !state.enabled {
+            return None;
+        }
+        self.servers.get(state.server.as_deref()?).cloned()
+    }
+
+    /// Whether a reply from `server` may still reach `end`.
+    fn check_alive(&self, end: &str, server: &Arc<HostedServer>) -> Result<(), RpcError> {
+        let Some(state) = self.ends.get(end).filter(|s| s.enabled) else {
+            return Err(RpcError::Unreachable);
+        };
+        match state.server.as_deref().and_then(|name| self.servers.get(name)) {
+            Some(current) if Arc::ptr_eq(current, server) => Ok(()),
+            _ => Err(RpcError::ServerGone),
+        }
+    }
+
+    /// Removes the in-flight calls that `matches` selects.
+    fn take_in_flight(&mut self, matches: impl Fn(&InFlight) -> bool) -> Vec<Arc<PendingCall>> {
+        let ids: Vec<u64> = self
+            .in_flight
+            .iter()
+            .filter(|(_, f)| matches(f))
+            .map(|(id, _)| *id)
+            .collect();
+        ids.iter()
+            .filter_map(|id| self.in_flight.remove(id))
+            .map(|f| f.call)
+            .collect()
+    }
+}
+
+fn fail_all(calls: Vec<Arc<PendingCall>>, error: RpcError) {
+    for call in calls {
+        call.complete(Err(error.clone()));
+    }
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Network::new()
+    }
+}
+
+impl Network {
+    /// A network seeded from `LABRPC_SEED` if it is set to a number, else at
+    /// random.
+    pub fn new() -> Network {
+        let seed = match std::env::var(SEED_ENV) {
+            Ok(text) => text.trim().parse().unwrap_or_else(|_| {
+                log::warn!("labrpc: {SEED_ENV}={text:?} is not a number; using a random seed");
+                rand::rng().random()
+            }),
+            Err(_) => rand::rng().random(),
+        };
+        Network::with_seed(seed)
+    }
+
+    /// A network whose random choices all come from `seed`.
+    pub fn with_seed(seed: u64) -> Network {
+        Network {
+            inner: Arc::new(Inner {
+                seed,
+                state: Mutex::new(State {
+                    knobs: Knobs {
+                        reliable: true,
+                        long_delays: false,
+                        long_reordering: false,
+                    },
+                    rng: StdRng::seed_from_u64(seed),
+                    ends: HashMap::new(),
+                    servers: HashMap::new(),
+                    in_flight: HashMap::new(),
+                    shut_down: false,
+                }),
+                total_count: AtomicUsize::new(0),
+                total_bytes: AtomicU64::new(0),
+                next_call_id: AtomicU64::new(0),
+                timer: Timer::start(),
+                pool: Pool::new(),
+            }),
+        }
+    }
+
+    /// The seed of this network's RNG; `LABRPC_SEED=<seed>` replays it.
+    pub fn seed(&self) -> u64 {
+        self.inner.seed
+    }
+
+    /// Reliable: no delay and no loss. Unreliable: each request is delayed
+    /// 0-26 ms, and requests and replies are each lost with probability 0.1.
+    pub fn set_reliable(&self, reliable: bool) {
+        self.inner.state.lock().knobs.reliable = reliable;
+    }
+
+    /// With long delays, a call to a disabled end or a missing server fails
+    /// after 0-6999 ms instead of 0-99 ms.
+    pub fn set_long_delays(&self, on: bool) {
+        self.inner.state.lock().knobs.long_delays = on;
+    }
+
+    /// With long reordering, two thirds of replies are held back 200-2200 ms.
+    pub fn set_long_reordering(&self, on: bool) {
+        self.inner.state.lock().knobs.long_reordering = on;
+    }
+
+    /// Makes a client end called `name`, disabled and connected to nothing.
+    /// Making an end under a name already in use resets that end, and every
+    /// handle to it, to disabled and unconnected.
+    pub fn make_end(&self, name: &str) -> ClientEnd {
+        let name: Arc<str> = Arc::from(name);
+        let previous = self
+            .inner
+            .state
+            .lock()
+            .ends
+            .insert(Arc::clone(&name), EndState::default());
+        if previous.is_some() {
+            log::warn!("labrpc: end {name:?} made twice; it is reset");
+        }
+        ClientEnd {
+            name,
+            net: Arc::clone(&self.inner),
+        }
+    }
+
+    /// Connects `end` to the server called `server` (which need not exist
+    /// yet). Connecting an end again moves it to the new server.
+    pub fn connect(&self, end: &str, server: &str) {
+        let mut state = self.inner.state.lock();
+        match state.ends.get_mut(end) {
+            Some(e) => e.server = Some(server.to_string()),
+            None => log::warn!("labrpc: connect of unknown end {end:?} ignored"),
+        }
+    }
+
+    /// Enables or disables `end`. Disabling fails its calls in flight: their
+    /// replies can no longer arrive.
+    pub fn enable(&self, end: &str, enabled: bool) {
+        let cut = {
+            let mut state = self.inner.state.lock();
+            match state.ends.get_mut(end) {
+                Some(e) => e.enabled = enabled,
+                None => {
+                    log::warn!("labrpc: enable of unknown end {end:?} ignored");
+                    return;
+                }
+            }
+            if enabled {
+                Vec::new()
+            } else {
+                state.take_in_flight(|f| &*f.end == end)
+            }
+        };
+        fail_all(cut, RpcError::Unreachable);
+    }
+
+    /// Adds `server` under `name`, replacing (crashing) any server of that
+    /// name.
+    pub fn add_server(&self, name: &str, server: Server) {
+        let hosted = Arc::new(HostedServer {
+            server,
+            count: AtomicUsize::new(0),
+        });
+        let previous = self
+            .inner
+            .state
+            .lock()
+            .servers
+            .insert(name.to_string(), hosted);
+        if let Some(previous) = previous {
+            self.fail_calls_to(&previous);
+        }
+    }
+
+    /// Deletes (crashes) the server called `name`: calls in flight to it
+    /// fail, and it never gives another positive reply.
+    pub fn delete_server(&self, name: &str) {
+        let removed = self.inner.state.lock().servers.remove(name);
+        if let Some(removed) = removed {
+            self.fail_calls_to(&removed);
+        }
+    }
+
+    fn fail_calls_to(&self, server: &Arc<HostedServer>) {
+        let cut = self
+            .inner
+            .state
+            .lock()
+            .take_in_flight(|f| Arc::ptr_eq(&f.server, server));
+        fail_all(cut, RpcError::ServerGone);
+    }
+
+    /// Requests that reached the server now called `server`; 0 if none.
+    pub fn rpc_count(&self, server: &str) -> usize {
+        let state = self.inner.state.lock();
+        state
+            .servers
+            .get(server)
+            .map_or(0, |s| s.count.load(Ordering::Relaxed))
+    }
+
+    /// Every call made on this network, delivered or not.
+    pub fn total_count(&self) -> usize {
+        self.inner.total_count.load(Ordering::Relaxed)
+    }
+
+    /// Request bytes of every call plus reply bytes of every delivered reply.
+    pub fn total_bytes(&self) -> u64 {
+        self.inner.total_bytes.load(Ordering::Relaxed)
+    }
+
+    /// Stops the network: calls in flight and later calls fail with
+    /// [`RpcError::Shutdown`], and its timer thread exits.
+    pub fn cleanup(&self) {
+        let cut = {
+            let mut state = self.inner.state.lock();
+            state.shut_down = true;
+            state.take_in_flight(|_| true)
+        };
+        fail_all(cut, RpcError::Shutdown);
+        self.inner.timer.stop();
+    }
+}
+
+impl ClientEnd {
+    /// This end's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Calls `method` (`"Service.Method"`) with `args` and blocks until the
+    /// reply or a failure. It always returns: a lost message or an
+    /// unreachable server shows up as an [`RpcError`] after a delay.
+    ///
+    /// ```
+    /// # use labrpc::{Network, Server, Service};
+    /// # let net = Network::new();
+    /// # let mut server = Server::new();
+    /// # server.add_service(Service::new("Math").handle("Double", |x: u32| 2 * x));
+    /// # net.add_server("s", server);
+    /// # let end = net.make_end("e");
+    /// # net.connect("e", "s");
+    /// # net.enable("e", true);
+    /// let reply: u32 = end.call("Math.Double", &21u32).unwrap();
+    /// assert_eq!(reply, 42);
+    /// ```
+    pub fn call<A, R>(&self, method: &str, args: &A) -> Result<R, RpcError>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.call_async(method, args, move |reply| {
+            let _ = tx.send(reply);
+        });
+        rx.recv().unwrap_or(Err(RpcError::Shutdown))
+    }
+
+    /// Starts a call and returns at once; `on_reply` runs exactly once with
+    /// the outcome [`call`](ClientEnd::call) would have returned.
+    ///
+    /// A peer that must not block on a slow or unreachable server (a Raft
+    /// leader sending heartbeats) uses this instead of a thread per call.
+    /// `on_reply` runs on a network thread and must be brief: send the reply
+    /// on a channel, or record it under a short lock.
+    pub fn call_async<A, R, F>(&self, method: &str, args: &A, on_reply: F)
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+        F: FnOnce(Result<R, RpcError>) + Send + 'static,
+    {
+        let request = match postcard::to_allocvec(args) {
+            Ok(bytes) => bytes,
+            Err(e) => return on_reply(Err(RpcError::EncodeArgs(e.to_string()))),
+        };
+        let method: Arc<str> = Arc::from(method);
+        let decode_as = Arc::clone(&method);
+        let on_done: Completion = Box::new(move |raw: RawReply| {
+            on_reply(raw.and_then(|bytes| {
+                postcard::from_bytes(&bytes).map_err(|e| RpcError::DecodeReply {
+                    method: decode_as.to_string(),
+                    reason: e.to_string(),
+                })
+            }))
+        });
+        Inner::send(&self.net, Arc::clone(&self.name), method, request, on_done);
+    }
+}
+
+/// One call on its way through the network.
+struct Delivery {
+    end: Arc<str>,
+    server: Arc<HostedServer>,
+    method: Arc<str>,
+    request: Vec<u8>,
+    call: Arc<PendingCall>,
+    lose_reply: bool,
+    hold_reply: Option<Duration>,
+}
+
+impl Inner {
+    fn send(
+        this: &Arc<Inner>,
+        end: Arc<str>,
+        method: Arc<str>,
+        request: Vec<u8>,
+        on_done: Completion,
+    ) {
+        this.total_count.fetch_add(1, Ordering::Relaxed);
+        this.total_bytes
+            .fetch_add(request.len() as u64, Ordering::Relaxed);
+        let call = PendingCall::new(on_done);
+        let (target, route) = {
+            let mut state = this.state.lock();
+            if state.shut_down {
+                drop(state);
+                return call.complete(Err(RpcError::Shutdown));
+            }
+            let target = state.target(&end);
+            let knobs = state.knobs;
+            let route = faults::plan(&mut state.rng, knobs, target.is_some());
+            (target, route)
+        };
+        match (target, route) {
+            (Some(server), Route::Deliver {
+                delay,
+                lose_request,
+                lose_reply,
+                hold_reply,
+            }) => {
+                if lose_request {
+                    return this.fail_after(delay, call);
+                }
+                let delivery = Delivery {
+                    end,
+                    server,
+                    method,
+                    request,
+                    call,
+                    lose_reply,
+                    hold_reply,
+                };
+                if delay.is_zero() {
+                    Inner::dispatch(this, delivery);
+                } else {
+                    let net = Arc::clone(this);
+                    this.timer
+                        .schedule(delay, move || Inner::dispatch(&net, delivery));
+                }
+            }
+            (_, Route::Fail { after }) | (None, Route::Deliver { delay: after, .. }) => {
+                this.fail_after(after, call)
+            }
+        }
+    }
+
+    fn fail_after(&self, delay: Duration, call: Arc<PendingCall>) {
+        if delay.is_zero() {
+            call.complete(Err(RpcError::Unreachable));
+        } else {
+            self.timer
+                .schedule(delay, move || call.complete(Err(RpcError::Unreachable)));
+        }
+    }
+
+    /// Hands the request to the server's handler, if the server is still
+    /// the one the end reaches.
+    fn dispatch(this: &Arc<Inner>, delivery: Delivery) {
+        let id = this.next_call_id.fetch_add(1, Ordering::Relaxed);
+        {
+            let mut state = this.state.lock();
+            if let Err(e) = state.check_alive(&delivery.end, &delivery.server) {
+                drop(state);
+                return delivery.call.complete(Err(e));
+            }
+            delivery.server.count.fetch_add(1, Ordering::Relaxed);
+            state.in_flight.insert(
+                id,
+                InFlight {
+                    end: Arc::clone(&delivery.end),
+                    server: Arc::clone(&delivery.server),
+                    call: Arc::clone(&delivery.call),
+                },
+            );
+        }
+        let net = Arc::clone(this);
+        this.pool.execute(move || {
+            let reply = delivery
+                .server
+                .server
+                .dispatch(&delivery.method, &delivery.request);
+            Inner::reply(&net, id, delivery, reply);
+        });
+    }
+
+    /// The handler has returned: lose, hold or deliver its reply.
+    fn reply(this: &Arc<Inner>, id: u64, delivery: Delivery, reply: RawReply) {
+        if this.state.lock().in_flight.remove(&id).is_none() {
+            return; // A crash or a disabled end already failed this call.
+        }
+        if delivery.lose_reply {
+            return delivery.call.complete(Err(RpcError::Unreachable));
+        }
+        match delivery.hold_reply {
+            Some(hold) => {
+                let net = Arc::clone(this);
+                this.timer
+                    .schedule(hold, move || net.deliver(&delivery, reply));
+            }
+            None => this.deliver(&delivery, reply),
+        }
+    }
+
+    fn deliver(&self, delivery: &Delivery, reply: RawReply) {
+        let alive = self
+            .state
+            .lock()
+            .check_alive(&delivery.end, &delivery.server);
+        let outcome = alive.and(reply);
+        if let Ok(bytes) = &outcome {
+            self.total_bytes
+                .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        }
+        delivery.call.complete(outcome);
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.timer.stop();
+    }
+}

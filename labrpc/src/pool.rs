@@ -1,0 +1,95 @@
+//! An elastic thread pool for handlers: a job never waits behind a blocked
+//! one, because a submitter either claims an idle worker or starts a new one.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// How long a worker waits for work before it exits.
+const IDLE_EXIT: Duration = Duration::from_secs(2);
+
+struct Shared {
+    jobs: Receiver<Job>,
+    /// Workers waiting for a job that no submitter has claimed yet.
+    idle: AtomicUsize,
+}
+
+pub(crate) struct Pool {
+    jobs: Sender<Job>,
+    shared: Arc<Shared>,
+}
+
+impl Pool {
+    pub(crate) fn new() -> Pool {
+        let (jobs, receiver) = crossbeam_channel::unbounded();
+        Pool {
+            jobs,
+            shared: Arc::new(Shared {
+                jobs: receiver,
+                idle: AtomicUsize::new(0),
+            }),
+        }
+    }
+
+    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
+        let job: Job = Box::new(job);
+        let mut idle = self.shared.idle.load(Ordering::Acquire);
+        while idle > 0 {
+            match self.shared.idle.compare_exchange_weak(
+                idle,
+                idle - 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    // A claimed worker is waiting: it will take this job.
+                    let _ = self.jobs.send(job);
+                    return;
+                }
+                Err(now) => idle = now,
+            }
+        }
+        let shared = Arc::clone(&self.shared);
+        let spawned = thread::Builder::new()
+            .name("labrpc-handler".to_string())
+            .spawn(move || work(job, &shared));
+        if let Err(e) = spawned {
+            log::error!("labrpc: cannot start a handler thread: {e}");
+        }
+    }
+}
+
+fn work(first: Job, shared: &Shared) {
+    let mut job = first;
+    loop {
+        // A panic is already turned into an RpcError by the service; this
+        // only keeps a worker alive if something else unwinds.
+        let _ = catch_unwind(AssertUnwindSafe(job));
+        shared.idle.fetch_add(1, Ordering::AcqRel);
+        job = loop {
+            match shared.jobs.recv_timeout(IDLE_EXIT) {
+                Ok(next) => break next,
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {
+                    // Leave only if no submitter has claimed this idle slot;
+                    // a claimed slot means a job is on its way.
+                    if try_decrement(&shared.idle) {
+                        return;
+                    }
+                }
+            }
+        };
+    }
+}
+
+fn try_decrement(counter: &AtomicUsize) -> bool {
+    counter
+        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1))
+        .is_ok()
+}

@@ -1,0 +1,3 @@
+//! The raft-labs test harness.
+
+pub mod linearizability;

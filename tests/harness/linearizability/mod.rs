@@ -1,0 +1,1 @@
+//! Placeholder: the checker helper replaces this file.

@@ -1,0 +1,1 @@
+//! Placeholder for part 2A.

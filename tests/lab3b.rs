@@ -1,0 +1,1 @@
+//! Placeholder for part 3B.
