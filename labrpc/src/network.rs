@@ -124,7 +124,11 @@ impl State {
         let Some(state) = self.ends.get(end).filter(|s| s.enabled) else {
             return Err(RpcError::Unreachable);
         };
-        match state.server.as_deref().and_then(|name| self.servers.get(name)) {
+        match state
+            .server
+            .as_deref()
+            .and_then(|name| self.servers.get(name))
+        {
             Some(current) if Arc::ptr_eq(current, server) => Ok(()),
             _ => Err(RpcError::ServerGone),
         }
@@ -438,12 +442,15 @@ impl Inner {
             (target, route)
         };
         match (target, route) {
-            (Some(server), Route::Deliver {
-                delay,
-                lose_request,
-                lose_reply,
-                hold_reply,
-            }) => {
+            (
+                Some(server),
+                Route::Deliver {
+                    delay,
+                    lose_request,
+                    lose_reply,
+                    hold_reply,
+                },
+            ) => {
                 if lose_request {
                     return this.fail_after(delay, call);
                 }

@@ -75,7 +75,10 @@ impl Timer {
         let seq = queue.next_seq;
         queue.next_seq += 1;
         let deadline = Instant::now() + delay;
-        let is_new_first = queue.heap.peek().is_none_or(|first| deadline < first.deadline);
+        let is_new_first = queue
+            .heap
+            .peek()
+            .is_none_or(|first| deadline < first.deadline);
         queue.heap.push(Entry {
             deadline,
             seq,

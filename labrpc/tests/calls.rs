@@ -119,7 +119,10 @@ fn many_concurrent_clients() {
             let end = end_to_server(&net, &format!("client-{c}"));
             thread::spawn(move || {
                 for x in 0..100u64 {
-                    assert_eq!(end.call::<u64, u64>("Math.Double", &(c * 1000 + x)), Ok(2 * (c * 1000 + x)));
+                    assert_eq!(
+                        end.call::<u64, u64>("Math.Double", &(c * 1000 + x)),
+                        Ok(2 * (c * 1000 + x))
+                    );
                 }
             })
         })

@@ -24,12 +24,18 @@ fn unknown_service_lists_the_services() {
 fn unknown_method_lists_the_valid_methods() {
     let (net, end) = math_network();
     let err = end.call::<u64, u64>("Math.Triple", &1).unwrap_err();
-    let RpcError::UnknownMethod { method, available, .. } = &err else {
+    let RpcError::UnknownMethod {
+        method, available, ..
+    } = &err
+    else {
         panic!("expected UnknownMethod, got {err:?}");
     };
     assert_eq!(method, "Triple");
     assert_eq!(available, &["Concat", "Double", "Null", "Sum"]);
-    assert!(err.to_string().contains("Concat, Double, Null, Sum"), "{err}");
+    assert!(
+        err.to_string().contains("Concat, Double, Null, Sum"),
+        "{err}"
+    );
     assert_eq!(end.call::<u64, u64>("Math.Double", &3), Ok(6));
     net.cleanup();
 }
@@ -51,7 +57,10 @@ fn undecodable_arguments_are_reported() {
     let (net, end) = math_network();
     // An empty request cannot be a u64.
     let err = end.call::<(), u64>("Math.Double", &()).unwrap_err();
-    assert!(matches!(&err, RpcError::DecodeArgs { method, .. } if method == "Math.Double"), "{err:?}");
+    assert!(
+        matches!(&err, RpcError::DecodeArgs { method, .. } if method == "Math.Double"),
+        "{err:?}"
+    );
     assert_eq!(end.call::<u64, u64>("Math.Double", &5), Ok(10));
     net.cleanup();
 }
@@ -75,7 +84,9 @@ fn panicking_handler_fails_only_its_call() {
     });
     let net = network_with(10, vec![crashy]);
     let end = end_to_server(&net, "client");
-    let err = end.call::<_, u32>("Crashy.Divide", &(7u32, 0u32)).unwrap_err();
+    let err = end
+        .call::<_, u32>("Crashy.Divide", &(7u32, 0u32))
+        .unwrap_err();
     assert_eq!(
         err,
         RpcError::HandlerPanicked {

@@ -65,7 +65,11 @@ fn gated_network(seed: u64) -> (Network, crossbeam_channel::Sender<()>, Receiver
         entered_tx.send(()).unwrap();
         let _ = gate.recv();
     });
-    (network_with(seed, vec![service, math_service()]), release, entered)
+    (
+        network_with(seed, vec![service, math_service()]),
+        release,
+        entered,
+    )
 }
 
 #[test]
@@ -79,7 +83,10 @@ fn server_deleted_during_call_never_replies_positively() {
     entered.recv().unwrap();
     net.delete_server(SERVER);
     // The caller learns at once, while the handler is still blocked...
-    assert_eq!(rx.recv_timeout(Duration::from_secs(2)).unwrap(), Err(RpcError::ServerGone));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(2)).unwrap(),
+        Err(RpcError::ServerGone)
+    );
     // ...and the handler finishing later changes nothing.
     release.send(()).unwrap();
     let mut replacement = Server::new();
@@ -115,7 +122,9 @@ fn two_hundred_blocked_handlers_do_not_starve_another_call() {
         });
     }
     for _ in 0..200 {
-        entered.recv_timeout(Duration::from_secs(10)).expect("a handler never started");
+        entered
+            .recv_timeout(Duration::from_secs(10))
+            .expect("a handler never started");
     }
     let (reply, took) = timed_double(&end, 5);
     assert_eq!(reply, Ok(10));
@@ -159,16 +168,28 @@ fn failures_come_after_0_to_7_seconds_with_long_delays() {
     let delays = failure_delays(true, 40);
     let longest = *delays.iter().max().unwrap();
     // Slack above 7 s for a loaded machine; below, P(all 40 under 3.5 s) = 2^-40.
-    assert!(longest < Duration::from_millis(7500), "a failure took {longest:?}");
-    assert!(longest > Duration::from_millis(3500), "the longest failure took only {longest:?}");
+    assert!(
+        longest < Duration::from_millis(7500),
+        "a failure took {longest:?}"
+    );
+    assert!(
+        longest > Duration::from_millis(3500),
+        "the longest failure took only {longest:?}"
+    );
 }
 
 #[test]
 fn failures_come_within_100_ms_without_long_delays() {
     let delays = failure_delays(false, 40);
     let longest = *delays.iter().max().unwrap();
-    assert!(longest < Duration::from_millis(600), "a failure took {longest:?}");
-    assert!(longest > Duration::from_millis(50), "the longest failure took only {longest:?}");
+    assert!(
+        longest < Duration::from_millis(600),
+        "a failure took {longest:?}"
+    );
+    assert!(
+        longest > Duration::from_millis(50),
+        "the longest failure took only {longest:?}"
+    );
 }
 
 /// Issues `n` calls in order, one every 5 ms, and returns the order in which

@@ -40,7 +40,10 @@ fn ten_thousand_delayed_failures_use_few_threads() {
                 assert_eq!(reply, Err(RpcError::Unreachable));
                 failed += 1;
             }
-            Err(e) => assert!(e.is_timeout(), "calls were lost: {failed} of 10000 completed"),
+            Err(e) => assert!(
+                e.is_timeout(),
+                "calls were lost: {failed} of 10000 completed"
+            ),
         }
         most = most.max(threads_now());
     }
