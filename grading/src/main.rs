@@ -1,1 +1,42 @@
-fn main() {}
+//! `grade`: grades a raft-labs submission, or the reference tree.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::error::ErrorKind;
+use clap::Parser;
+use grading::cli::Cli;
+use grading::{exit, grader, report};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {
+            e.exit()
+        }
+        Err(e) => {
+            // One line: clap's own first line, without the usage block.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            eprintln!("grade: {first} (see grade --help)");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match grader::grade(&cli, std::io::stdout().is_terminal()) {
+        Ok(grades) => {
+            print!("{}", report::render(cli.format, &grades));
+            ExitCode::from(if grades.build_errors().is_some() {
+                exit::BUILD_FAILED
+            } else if grades.full_marks() {
+                exit::FULL_MARKS
+            } else {
+                exit::NOT_FULL_MARKS
+            })
+        }
+        Err(error) => {
+            eprintln!("grade: {error}");
+            ExitCode::from(exit::ERROR)
+        }
+    }
+}

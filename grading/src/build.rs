@@ -1,0 +1,298 @@
+//! Builds the test binaries of a tree once, in release mode, and finds them
+//! from cargo's JSON messages.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::thread;
+
+use serde::Deserialize;
+
+use crate::error::{io_error, spawn_error, Error};
+use crate::parts::Part;
+
+/// The package holding the staged tests (the root package).
+const TEST_PACKAGE: &str = "raft-labs";
+
+/// The workspace crates compiled anew whenever the tree differs from the
+/// last one built in the directory, whatever cargo's fingerprints say:
+/// every tree has them at the same paths relative to its workspace, so
+/// their artifacts share names, and a tree whose files are older than the
+/// last build's artifacts would pass for fresh.
+const WORKSPACE_CRATES: [&str; 4] = ["labrpc", "raft", "kvraft", TEST_PACKAGE];
+
+/// The file, in the build directory, naming the tree built there last.
+const LAST_TREE: &str = "grading-last-tree";
+
+/// Progress lines of cargo, left out of the errors reported for a build
+/// that failed.
+const CARGO_STATUS: [&str; 14] = [
+    "Compiling",
+    "Checking",
+    "Blocking",
+    "Downloading",
+    "Downloaded",
+    "Updating",
+    "Locking",
+    "Adding",
+    "Finished",
+    "Fresh",
+    "Running",
+    "Executable",
+    "Removed",
+    "Cleaning",
+];
+
+/// A cargo target directory shared by gradings (so dependencies are
+/// compiled once), held for one grading: gradings take turns from before
+/// the tree is prepared until its test binaries are copied out.
+pub struct BuildDir {
+    path: PathBuf,
+    _lock: File,
+}
+
+impl BuildDir {
+    /// Takes the directory `path` (creating it), waiting for the grading
+    /// that holds it, if any, after calling `on_wait`.
+    pub fn take(path: &Path, on_wait: &mut dyn FnMut(&str)) -> Result<BuildDir, Error> {
+        fs::create_dir_all(path).map_err(io_error(path))?;
+        let lock_path = path.join("grading.lock");
+        let lock = File::create(&lock_path).map_err(io_error(&lock_path))?;
+        if lock.try_lock().is_err() {
+            on_wait("waiting for another grading's build to finish");
+            lock.lock().map_err(io_error(&lock_path))?;
+        }
+        Ok(BuildDir {
+            path: path.to_path_buf(),
+            _lock: lock,
+        })
+    }
+}
+
+/// What to build.
+pub struct Request<'a> {
+    /// The workspace to build.
+    pub tree: &'a Path,
+    /// The parts whose test targets to build.
+    pub parts: &'a [Part],
+    /// Where to copy the built test binaries, so a later build in the same
+    /// directory cannot replace them while they run.
+    pub keep_in: &'a Path,
+}
+
+/// The result of a build.
+#[derive(Debug)]
+pub enum Build {
+    /// Every test binary was built: the copy of each part's binary.
+    Built(BTreeMap<Part, PathBuf>),
+    /// The tree does not compile.
+    Failed {
+        /// The compiler's errors, then cargo's.
+        errors: String,
+    },
+}
+
+/// Builds the test targets of `request.parts` in `dir` with
+/// `cargo test --release --no-run --message-format=json`, calling
+/// `on_progress` with a short note as crates finish.
+pub fn build(
+    dir: &BuildDir,
+    request: &Request,
+    on_progress: &mut dyn FnMut(&str),
+) -> Result<Build, Error> {
+    let cargo = cargo_program();
+    let last_tree = dir.path.join(LAST_TREE);
+    let this_tree = request.tree.display().to_string();
+    if fs::read_to_string(&last_tree).ok().as_deref() != Some(this_tree.as_str()) {
+        clean_workspace_crates(&cargo, &dir.path, request.tree)?;
+        fs::write(&last_tree, &this_tree).map_err(io_error(&last_tree))?;
+    }
+
+    let mut command = Command::new(&cargo);
+    command
+        .current_dir(request.tree)
+        .args(["test", "--release", "--no-run", "--message-format=json"])
+        .arg("--target-dir")
+        .arg(&dir.path)
+        .args(["--package", TEST_PACKAGE]);
+    for part in request.parts {
+        command.args(["--test", part.target()]);
+    }
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(spawn_error(&cargo))?;
+    let mut stderr = child.stderr.take().expect("stderr is piped");
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = stderr.read_to_string(&mut text);
+        text
+    });
+
+    let mut binaries = BTreeMap::new();
+    let mut errors = Vec::new();
+    let stdout = child.stdout.take().expect("stdout is piped");
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(io_error(request.tree))?;
+        match serde_json::from_str::<CargoLine>(&line) {
+            Ok(CargoLine::CompilerArtifact {
+                target,
+                profile,
+                executable,
+            }) => {
+                on_progress(&format!("compiled {}", target.name));
+                let is_test = profile.test && target.kind.iter().any(|k| k == "test");
+                if let (true, Some(part), Some(path)) =
+                    (is_test, Part::from_target(&target.name), executable)
+                {
+                    binaries.insert(part, path);
+                }
+            }
+            Ok(CargoLine::CompilerMessage { message }) if message.level == "error" => {
+                errors.push(message.rendered.unwrap_or(message.message));
+            }
+            _ => {}
+        }
+    }
+    let status = child.wait().map_err(spawn_error(&cargo))?;
+    let stderr = stderr.join().unwrap_or_default();
+    if !status.success() {
+        errors.push(without_cargo_status(&stderr));
+        return Ok(Build::Failed {
+            errors: errors.join("\n").trim().to_string(),
+        });
+    }
+
+    let mut kept = BTreeMap::new();
+    for &part in request.parts {
+        let built = binaries.get(&part).ok_or_else(|| {
+            Error::Other(format!(
+                "cargo built the tree but reported no test binary for {}",
+                part.target()
+            ))
+        })?;
+        let copy = request.keep_in.join(part.target());
+        fs::copy(built, &copy).map_err(io_error(built))?;
+        kept.insert(part, copy);
+    }
+    Ok(Build::Built(kept))
+}
+
+/// The cargo that runs the grader (`cargo run`), else the one on `PATH`.
+fn cargo_program() -> PathBuf {
+    std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
+}
+
+/// Removes the release artifacts of the workspace crates from
+/// `target_dir`. A tree whose manifests are broken cannot be cleaned; its
+/// build reports why.
+fn clean_workspace_crates(cargo: &Path, target_dir: &Path, tree: &Path) -> Result<(), Error> {
+    let mut command = Command::new(cargo);
+    command
+        .current_dir(tree)
+        .args(["clean", "--release", "--quiet", "--target-dir"])
+        .arg(target_dir);
+    for name in WORKSPACE_CRATES {
+        command.args(["--package", name]);
+    }
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(spawn_error(cargo))?;
+    Ok(())
+}
+
+fn without_cargo_status(stderr: &str) -> String {
+    stderr
+        .lines()
+        .filter(|line| {
+            let word = line.split_whitespace().next().unwrap_or("");
+            !CARGO_STATUS.contains(&word)
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A line of `cargo --message-format=json` output, as far as the grader reads it.
+#[derive(Deserialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+enum CargoLine {
+    CompilerArtifact {
+        target: Target,
+        profile: Profile,
+        executable: Option<PathBuf>,
+    },
+    CompilerMessage {
+        message: Diagnostic,
+    },
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Deserialize)]
+struct Target {
+    name: String,
+    kind: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Profile {
+    test: bool,
+}
+
+#[derive(Deserialize)]
+struct Diagnostic {
+    level: String,
+    message: String,
+    rendered: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_cargos_messages() {
+        let artifact = r#"{"reason":"compiler-artifact","package_id":"x","target":{"kind":["test"],"crate_types":["bin"],"name":"lab2a","src_path":"/t/tests/lab2a.rs"},"profile":{"opt_level":"3","debuginfo":1,"debug_assertions":false,"overflow_checks":false,"test":true},"features":[],"filenames":["/t/target/release/deps/lab2a-1"],"executable":"/t/target/release/deps/lab2a-1","fresh":false}"#;
+        match serde_json::from_str::<CargoLine>(artifact).unwrap() {
+            CargoLine::CompilerArtifact {
+                target,
+                profile,
+                executable,
+            } => {
+                assert_eq!((target.name.as_str(), profile.test), ("lab2a", true));
+                assert_eq!(target.kind, ["test"]);
+                assert_eq!(
+                    executable,
+                    Some(PathBuf::from("/t/target/release/deps/lab2a-1"))
+                );
+            }
+            _ => panic!("not read as an artifact"),
+        }
+        let error = r#"{"reason":"compiler-message","package_id":"x","target":{},"message":{"level":"error","message":"mismatched types","rendered":"error[E0308]: mismatched types\n","code":null,"spans":[],"children":[]}}"#;
+        assert!(matches!(
+            serde_json::from_str::<CargoLine>(error).unwrap(),
+            CargoLine::CompilerMessage { message } if message.rendered.as_deref() == Some("error[E0308]: mismatched types\n")
+        ));
+        let finished = r#"{"reason":"build-finished","success":true}"#;
+        assert!(matches!(
+            serde_json::from_str::<CargoLine>(finished).unwrap(),
+            CargoLine::Other
+        ));
+    }
+
+    #[test]
+    fn cargo_status_lines_are_left_out_of_errors() {
+        let stderr = "   Compiling raft v0.1.0 (/t/raft)\nerror: could not compile `raft` (lib) due to 1 previous error\n    Blocking waiting for file lock";
+        assert_eq!(
+            without_cargo_status(stderr),
+            "error: could not compile `raft` (lib) due to 1 previous error"
+        );
+    }
+}

@@ -1,0 +1,464 @@
+//! One grading, from the command line to the scores: find the reference
+//! tree, prepare and build the tree to grade, list its tests, run each one
+//! the asked number of times in parallel, and keep the reports up to date.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{Read, Seek, SeekFrom};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::build::{self, Build, BuildDir};
+use crate::cli::Cli;
+use crate::error::{io_error, Error};
+use crate::grades::{BuildStatus, Failure, Grades, Outcome, RunRecord, TestGrade};
+use crate::output;
+use crate::parts::Part;
+use crate::points::{PointsTable, DEFAULT_TABLE};
+use crate::progress::Progress;
+use crate::report;
+use crate::runner::{self, Finished, TestRun, Verdict};
+use crate::schedule::{self, Event};
+use crate::tree;
+
+/// The cargo target directory, under the reference tree, that every
+/// grading builds in (the reference tree in place, submissions as scratch
+/// copies).
+const TARGET_DIR: &str = "target/grading";
+
+/// How much of the end of a failed run's output is read for its seed and
+/// message (the full output is kept in the report directory).
+const OUTPUT_READ_LIMIT: u64 = 4 << 20;
+
+/// How many lines of a failed run's output the reports quote.
+const TAIL_LINES: usize = 40;
+
+/// One run of one test.
+struct Job {
+    test: usize,
+    part: Part,
+    name: String,
+    run: u32,
+}
+
+/// Grades what `cli` asks for; the progress view is drawn when `visible`.
+///
+/// A submission that does not build is graded (score 0, the compiler's
+/// errors in [`Grades::build`]); an `Err` means nothing could be graded.
+pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
+    let started = Instant::now();
+    let reference = tree::find_reference()?;
+    let points_file = cli
+        .points
+        .clone()
+        .unwrap_or_else(|| reference.join(DEFAULT_TABLE));
+    let table = PointsTable::load(&points_file)?;
+    let parts = cli.parts();
+    for &part in &parts {
+        table.tests(part)?;
+    }
+    let submission = match &cli.submission {
+        Some(dir) => Some(
+            dir.canonicalize()
+                .ok()
+                .filter(|d| d.is_dir())
+                .ok_or_else(|| Error::NoSubmission(dir.clone()))?,
+        ),
+        None => None,
+    };
+    if let Some(dir) = &cli.report {
+        report::create_dir(dir)?;
+    }
+    let scratch = tempfile::Builder::new()
+        .prefix("grade-")
+        .tempdir()
+        .map_err(io_error(&std::env::temp_dir()))?;
+    let mut progress = Progress::new(visible);
+    let spinner = progress.phase(&match &submission {
+        Some(dir) => format!("building {}", dir.display()),
+        None => "building the reference tree".to_string(),
+    });
+    let build_dir = BuildDir::take(&reference.join(TARGET_DIR), &mut |note| {
+        spinner.set_message(note.to_string())
+    })?;
+    let tree = match &submission {
+        Some(dir) => {
+            let into = scratch.path().join("tree");
+            tree::prepare_submission(&reference, dir, &into)?;
+            into
+        }
+        None => reference.clone(),
+    };
+    let bin_dir = scratch.path().join("bin");
+    fs::create_dir(&bin_dir).map_err(io_error(&bin_dir))?;
+    let build_started = Instant::now();
+    let built = build::build(
+        &build_dir,
+        &build::Request {
+            tree: &tree,
+            parts: &parts,
+            keep_in: &bin_dir,
+        },
+        &mut |note| spinner.set_message(note.to_string()),
+    );
+    drop(build_dir);
+    let build_time = build_started.elapsed();
+    let mut grades = Grades {
+        submission: submission.clone(),
+        tree: tree.clone(),
+        parts: parts.clone(),
+        runs_per_test: cli.runs,
+        jobs: cli.jobs(),
+        timeout: Duration::from_secs(cli.timeout),
+        policy: table.policy,
+        seed: cli.seed,
+        build: BuildStatus::Built(build_time),
+        tests: Vec::new(),
+        elapsed: started.elapsed(),
+        finished: false,
+    };
+    let binaries = match built {
+        Err(error) => {
+            progress.end_phase(spinner, "the build could not run");
+            return Err(error);
+        }
+        Ok(Build::Failed { errors }) => {
+            progress.end_phase(
+                spinner,
+                &format!("does not compile ({:.1} s)", build_time.as_secs_f64()),
+            );
+            for &part in &parts {
+                let names = table.tests(part)?.keys().cloned().collect();
+                grades.tests.extend(tests_of(part, names, &table)?);
+            }
+            grades.tests = selected(grades.tests, &cli.tests)?;
+            grades.build = BuildStatus::Failed {
+                duration: build_time,
+                errors,
+            };
+            grades.finished = true;
+            grades.elapsed = started.elapsed();
+            write_reports(cli, &grades)?;
+            return Ok(grades);
+        }
+        Ok(Build::Built(binaries)) => binaries,
+    };
+    progress.end_phase(
+        spinner,
+        &format!("built in {:.1} s", build_time.as_secs_f64()),
+    );
+
+    for &part in &parts {
+        let listed = runner::list_tests(&binaries[&part], &tree, scratch.path())?;
+        grades.tests.extend(tests_of(part, listed, &table)?);
+    }
+    grades.tests = selected(grades.tests, &cli.tests)?;
+    write_reports(cli, &grades)?;
+    let ran = run_all(
+        cli,
+        &mut grades,
+        &binaries,
+        scratch.path(),
+        &mut progress,
+        started,
+    );
+    progress.finish();
+    ran?;
+    grades.finished = true;
+    grades.elapsed = started.elapsed();
+    write_reports(cli, &grades)?;
+    Ok(grades)
+}
+
+/// Runs every test of `grades` `cli.runs` times, `cli.jobs` at once,
+/// recording each finished run and rewriting the reports.
+fn run_all(
+    cli: &Cli,
+    grades: &mut Grades,
+    binaries: &BTreeMap<Part, PathBuf>,
+    scratch: &Path,
+    progress: &mut Progress,
+    started: Instant,
+) -> Result<(), Error> {
+    let tree = grades.tree.clone();
+    let submission = grades.submission.clone();
+    let jobs: Vec<Job> = grades
+        .tests
+        .iter()
+        .enumerate()
+        .flat_map(|(test, t)| {
+            (1..=cli.runs).map(move |run| Job {
+                test,
+                part: t.part,
+                name: t.name.clone(),
+                run,
+            })
+        })
+        .collect();
+    let runs_dir = scratch.join("runs");
+    fs::create_dir(&runs_dir).map_err(io_error(&runs_dir))?;
+    let workers = cli.jobs().min(jobs.len()).max(1);
+    progress.start_runs(jobs.len(), workers);
+    let mut failure: Option<Error> = None;
+    schedule::run(
+        &jobs,
+        workers,
+        |job| {
+            let dir = runs_dir.join(format!("{}-{}-{}", job.part, job.name, job.run));
+            fs::create_dir(&dir).map_err(io_error(&dir))?;
+            runner::run_test(&TestRun {
+                binary: &binaries[&job.part],
+                test: &job.name,
+                cwd: &tree,
+                dir: &dir,
+                timeout: Duration::from_secs(cli.timeout),
+                seed: cli.seed,
+            })
+        },
+        |event| match event {
+            Event::Started { slot, job } => {
+                progress.started(slot, &label(cli, job));
+                ControlFlow::Continue(())
+            }
+            Event::Finished { slot, job, result } => {
+                let recorded = result.and_then(|finished| {
+                    let record = record(cli, submission.as_deref(), job, &finished)?;
+                    let why = record.failure.as_ref().map_or(String::new(), |f| {
+                        f.message.clone().unwrap_or_else(|| f.reason.clone())
+                    });
+                    let first_line = why.lines().next().unwrap_or("");
+                    progress.finished(
+                        slot,
+                        &label(cli, job),
+                        record.outcome,
+                        record.duration,
+                        first_line,
+                    );
+                    let runs = &mut grades.tests[job.test].runs;
+                    let at = runs.partition_point(|r| r.run < record.run);
+                    runs.insert(at, record);
+                    grades.elapsed = started.elapsed();
+                    if let Some(dir) = finished.output.parent() {
+                        let _ = fs::remove_dir_all(dir);
+                    }
+                    write_reports(cli, grades)
+                });
+                match recorded {
+                    Ok(()) => ControlFlow::Continue(()),
+                    Err(error) => {
+                        failure.get_or_insert(error);
+                        ControlFlow::Break(())
+                    }
+                }
+            }
+        },
+    );
+    failure.map_or(Ok(()), Err)
+}
+
+/// The tests `names` of `part`, with their points.
+fn tests_of(part: Part, names: Vec<String>, table: &PointsTable) -> Result<Vec<TestGrade>, Error> {
+    Ok(table
+        .match_tests(part, &names)?
+        .into_iter()
+        .map(|(name, points)| TestGrade {
+            part,
+            name,
+            points,
+            runs: Vec::new(),
+        })
+        .collect())
+}
+
+/// The tests named by `--test`, or all of them when it was not given.
+fn selected(tests: Vec<TestGrade>, names: &[String]) -> Result<Vec<TestGrade>, Error> {
+    if let Some(unknown) = names.iter().find(|n| !tests.iter().any(|t| &&t.name == n)) {
+        return Err(Error::Other(format!(
+            "--test {unknown}: no test of that name in the chosen parts"
+        )));
+    }
+    Ok(tests
+        .into_iter()
+        .filter(|t| names.is_empty() || names.contains(&t.name))
+        .collect())
+}
+
+fn label(cli: &Cli, job: &Job) -> String {
+    if cli.runs > 1 {
+        format!("{} {} (run {}/{})", job.part, job.name, job.run, cli.runs)
+    } else {
+        format!("{} {}", job.part, job.name)
+    }
+}
+
+fn write_reports(cli: &Cli, grades: &Grades) -> Result<(), Error> {
+    match &cli.report {
+        Some(dir) => report::write_all(dir, grades),
+        None => Ok(()),
+    }
+}
+
+/// What a finished run goes down as; a failed run's output is read for its
+/// seed and message and, with `--report`, kept.
+fn record(
+    cli: &Cli,
+    submission: Option<&Path>,
+    job: &Job,
+    finished: &Finished,
+) -> Result<RunRecord, Error> {
+    let (outcome, reason) = match &finished.verdict {
+        Verdict::Passed => {
+            return Ok(RunRecord {
+                run: job.run,
+                outcome: Outcome::Passed,
+                duration: finished.duration,
+                failure: None,
+            })
+        }
+        Verdict::Failed(reason) => (Outcome::Failed, reason.clone()),
+        Verdict::TimedOut => (
+            Outcome::TimedOut,
+            format!(
+                "timed out after {} s; its process group was killed",
+                cli.timeout
+            ),
+        ),
+    };
+    let text = read_end(&finished.output, OUTPUT_READ_LIMIT)?;
+    let log = match &cli.report {
+        Some(dir) => {
+            let relative = report::run_log(job.part, &job.name, job.run);
+            let kept = dir.join(&relative);
+            fs::copy(&finished.output, &kept).map_err(io_error(&kept))?;
+            Some(relative)
+        }
+        None => None,
+    };
+    let seed = cli.seed.or_else(|| output::seed(&text));
+    Ok(RunRecord {
+        run: job.run,
+        outcome,
+        duration: finished.duration,
+        failure: Some(Failure {
+            reason,
+            message: output::failure_message(&text),
+            seed,
+            log,
+            tail: output::tail(&text, TAIL_LINES),
+            replay: replay(cli, submission, job, seed),
+        }),
+    })
+}
+
+/// The last `limit` bytes of `path`, as text.
+fn read_end(path: &Path, limit: u64) -> Result<String, Error> {
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let length = file.metadata().map_err(io_error(path))?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(limit)))
+        .map_err(io_error(path))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_error(path))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The grader command that runs this one test again, once, with its seed.
+fn replay(cli: &Cli, submission: Option<&Path>, job: &Job, seed: Option<u64>) -> String {
+    let exe = std::env::current_exe().unwrap_or_else(|_| PathBuf::from("grade"));
+    let mut words = vec![quote(&exe.display().to_string())];
+    if let Some(dir) = submission {
+        words.push(format!(
+            "--submission {}",
+            quote(&dir.display().to_string())
+        ));
+    }
+    if let Some(points) = &cli.points {
+        words.push(format!("--points {}", quote(&points.display().to_string())));
+    }
+    words.push(format!(
+        "--parts {} --test {} --runs 1",
+        job.part,
+        quote(&job.name)
+    ));
+    if cli.timeout != 120 {
+        words.push(format!("--timeout {}", cli.timeout));
+    }
+    if let Some(seed) = seed {
+        words.push(format!("--seed {seed}"));
+    }
+    words.join(" ")
+}
+
+/// `word` quoted for a POSIX shell when it needs to be.
+fn quote(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+=:,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[test]
+    fn replay_names_the_test_the_seed_and_the_submission() {
+        let cli = Cli::try_parse_from(["grade", "--timeout", "20", "--runs", "5"]).unwrap();
+        let job = Job {
+            test: 0,
+            part: Part::P2A,
+            name: "re_election".into(),
+            run: 3,
+        };
+        let command = replay(&cli, Some(Path::new("/subs/bob smith")), &job, Some(77));
+        assert!(
+            command.ends_with(
+                " --submission '/subs/bob smith' --parts 2A --test re_election --runs 1 --timeout 20 --seed 77"
+            ),
+            "{command}"
+        );
+        assert_eq!(label(&cli, &job), "2A re_election (run 3/5)");
+    }
+
+    #[test]
+    fn quoting() {
+        assert_eq!(quote("/a/b-c_d.e"), "/a/b-c_d.e");
+        assert_eq!(quote("it's"), r"'it'\''s'");
+        assert_eq!(quote(""), "''");
+    }
+
+    #[test]
+    fn the_end_of_a_long_output_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read_end(&path, 4).unwrap(), "6789");
+        assert_eq!(read_end(&path, 100).unwrap(), "0123456789");
+    }
+
+    #[test]
+    fn test_selection() {
+        let test = |name: &str| TestGrade {
+            part: Part::P2A,
+            name: name.into(),
+            points: 1,
+            runs: Vec::new(),
+        };
+        let picked = selected(vec![test("a"), test("b")], &["b".into()]).unwrap();
+        assert_eq!(picked.len(), 1);
+        assert_eq!(picked[0].name, "b");
+        assert_eq!(selected(vec![test("a")], &[]).unwrap().len(), 1);
+        assert_eq!(
+            selected(vec![test("a")], &["z".into()])
+                .unwrap_err()
+                .to_string(),
+            "--test z: no test of that name in the chosen parts"
+        );
+    }
+}

@@ -1,0 +1,19 @@
+//! The raft-labs grader: builds a submission with the official tests laid
+//! over it, runs each test in its own process several times and in
+//! parallel, trusts only the harness's completion record, and scores the
+//! runs from the points table. See `grading/README.md`.
+
+pub mod build;
+pub mod cli;
+pub mod error;
+pub mod exit;
+pub mod grader;
+pub mod grades;
+pub mod output;
+pub mod parts;
+pub mod points;
+pub mod progress;
+pub mod report;
+pub mod runner;
+pub mod schedule;
+pub mod tree;

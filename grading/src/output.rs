@@ -1,0 +1,123 @@
+//! Reads a failed run's output: the network seed to replay it with, and
+//! the message that says why it failed.
+
+/// How many lines of a panic message the failure message keeps.
+const MESSAGE_LINES: usize = 8;
+
+/// The network seed the run printed: the last `LABRPC_SEED=<n>`, else the
+/// last `seed <n>` / `seed: <n>` / `seed=<n>`.
+pub fn seed(output: &str) -> Option<u64> {
+    last_number_after(output, "LABRPC_SEED=").or_else(|| {
+        output
+            .lines()
+            .rev()
+            .find_map(|line| seed_in(&line.to_ascii_lowercase()))
+    })
+}
+
+fn seed_in(line: &str) -> Option<u64> {
+    line.rmatch_indices("seed").find_map(|(at, word)| {
+        let rest = line[at + word.len()..].trim_start_matches([' ', ':', '=']);
+        number_at_start(rest)
+    })
+}
+
+fn last_number_after(text: &str, marker: &str) -> Option<u64> {
+    text.rmatch_indices(marker)
+        .find_map(|(at, _)| number_at_start(&text[at + marker.len()..]))
+}
+
+fn number_at_start(text: &str) -> Option<u64> {
+    let digits: &str = &text[..text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len())];
+    digits.parse().ok()
+}
+
+/// Why the test failed, in the words of the first panic: `panicked at
+/// <place>:` and the message lines after it. `None` when nothing panicked.
+pub fn failure_message(output: &str) -> Option<String> {
+    let mut lines = output.lines();
+    let first = lines.by_ref().find(|line| line.contains("panicked at"))?;
+    let place = first.split_once("panicked at ").map_or(first, |(_, p)| p);
+    let place = place.trim_end_matches(':');
+    let message: Vec<&str> = lines
+        .filter(|line| !is_log_line(line))
+        .take_while(|line| {
+            !line.trim().is_empty()
+                && !line.starts_with("note:")
+                && !line.starts_with("stack backtrace:")
+                && !line.starts_with("----")
+        })
+        .take(MESSAGE_LINES)
+        .collect();
+    Some(if message.is_empty() {
+        format!("panicked at {place}")
+    } else {
+        format!("{} (at {place})", message.join("\n"))
+    })
+}
+
+/// A line another thread logged in the middle of the panic message
+/// (`[<time> <LEVEL> <target>] ...`).
+fn is_log_line(line: &str) -> bool {
+    line.strip_prefix('[')
+        .and_then(|rest| rest.split_once(']'))
+        .is_some_and(|(head, _)| head.contains(' '))
+}
+
+/// The last `lines` lines of `output`.
+pub fn tail(output: &str, lines: usize) -> String {
+    let all: Vec<&str> = output.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FAILED_RUN: &str = "\
+running 1 test
+Test (2A): election after network failure ...
+
+thread 're_election' panicked at tests/lab2a.rs:40:9:
+expected one leader, got none
+note: run with `RUST_BACKTRACE=1` environment variable to display a backtrace
+---- Test (2A): election after network failure: FAILED after 5.2 s; replay with LABRPC_SEED=8741 ----
+S0 T3 became candidate
+test re_election ... FAILED
+";
+
+    #[test]
+    fn finds_the_seed() {
+        assert_eq!(seed(FAILED_RUN), Some(8741));
+        assert_eq!(seed("Seed: 12\nnothing"), Some(12));
+        assert_eq!(seed("network seed 7 then LABRPC_SEED=9"), Some(9));
+        assert_eq!(seed("no seed here"), None);
+        assert_eq!(seed("LABRPC_SEED=notanumber"), None);
+    }
+
+    #[test]
+    fn finds_the_panic_message() {
+        assert_eq!(
+            failure_message(FAILED_RUN).as_deref(),
+            Some("expected one leader, got none (at tests/lab2a.rs:40:9)")
+        );
+        assert_eq!(failure_message("test ok\n"), None);
+        let interleaved = "thread 'x' panicked at a.rs:1:1:\nno leader\n[2026-11-28T07:48:28Z ERROR raft] S1 T2 lost\nwithin 5 s\nstack backtrace:\n   0: f";
+        assert_eq!(
+            failure_message(interleaved).as_deref(),
+            Some("no leader\nwithin 5 s (at a.rs:1:1)")
+        );
+        assert_eq!(
+            failure_message("thread 'x' panicked at a.rs:1:1:\n\nrest").as_deref(),
+            Some("panicked at a.rs:1:1")
+        );
+    }
+
+    #[test]
+    fn tail_keeps_the_last_lines() {
+        assert_eq!(tail("a\nb\nc\n", 2), "b\nc");
+        assert_eq!(tail("a", 5), "a");
+    }
+}

@@ -1,0 +1,364 @@
+//! Runs one test of a test binary in its own process group, with a
+//! timeout, and decides from the harness's completion record whether it
+//! passed.
+//!
+//! The completion record: for each run the grader writes a fresh random
+//! token to a fresh file and names it in `RAFT_LABS_TOKEN_FILE`, and names a
+//! record file that does not exist yet in `RAFT_LABS_RECORD`. The harness
+//! reads and deletes the token file when the test begins, before any code
+//! under test runs, and appends `passed <token>` to the record when the test
+//! passes. A run passes only if its process exited with status 0 and the
+//! record holds that line: code under test that ends the process early, or
+//! prints what a passing test prints, earns nothing.
+
+use std::fs::{self, File};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::error::{io_error, spawn_error, Error};
+
+/// The variable naming the file that holds a run's token.
+pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
+/// The variable naming the file the harness appends `passed <token>` to.
+pub const RECORD_VAR: &str = "RAFT_LABS_RECORD";
+/// The variable that sets the simulated network's seed.
+pub const SEED_VAR: &str = "LABRPC_SEED";
+
+/// How long listing a binary's tests may take.
+const LIST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One run of one test.
+pub struct TestRun<'a> {
+    /// The test binary.
+    pub binary: &'a Path,
+    /// The test's exact name.
+    pub test: &'a str,
+    /// The working directory of the test (the tree's root, as under cargo).
+    pub cwd: &'a Path,
+    /// An empty directory of this run: token, record, output.
+    pub dir: &'a Path,
+    /// After this long the run's process group is killed.
+    pub timeout: Duration,
+    /// The network seed; `None` lets each run draw its own.
+    pub seed: Option<u64>,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Exited with status 0, and the harness recorded this run's token.
+    Passed,
+    /// Anything else but a timeout; the reason in one line.
+    Failed(String),
+    /// Killed at the timeout.
+    TimedOut,
+}
+
+/// A finished run.
+#[derive(Debug)]
+pub struct Finished {
+    /// How it ended.
+    pub verdict: Verdict,
+    /// From start to exit.
+    pub duration: Duration,
+    /// Everything the run printed, standard output and error interleaved.
+    pub output: PathBuf,
+}
+
+/// Runs `<binary> --exact <test> --test-threads 1 --nocapture` and judges it.
+pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
+    let token = format!("{:032x}", rand::random::<u128>());
+    let token_file = run.dir.join("token");
+    fs::write(&token_file, &token).map_err(io_error(&token_file))?;
+    let record = run.dir.join("record");
+    let output = run.dir.join("output.log");
+
+    let mut command = Command::new(run.binary);
+    command
+        .args(["--exact", run.test, "--test-threads", "1", "--nocapture"])
+        .current_dir(run.cwd)
+        .env(TOKEN_FILE_VAR, &token_file)
+        .env(RECORD_VAR, &record);
+    match run.seed {
+        Some(seed) => command.env(SEED_VAR, seed.to_string()),
+        None => command.env_remove(SEED_VAR),
+    };
+    let ended = run_in_group(command, run.binary, &output, run.timeout)?;
+
+    let verdict = if ended.timed_out {
+        Verdict::TimedOut
+    } else if ended.status.success() && recorded(&record, &token) {
+        Verdict::Passed
+    } else {
+        Verdict::Failed(reason(ended.status, token_file.exists(), run.test))
+    };
+    Ok(Finished {
+        verdict,
+        duration: ended.duration,
+        output,
+    })
+}
+
+/// The tests of a test binary (`--list --format terse`), in its order.
+pub fn list_tests(binary: &Path, cwd: &Path, dir: &Path) -> Result<Vec<String>, Error> {
+    let output = dir.join("list.txt");
+    let mut command = Command::new(binary);
+    command
+        .args(["--list", "--format", "terse"])
+        .current_dir(cwd);
+    let ended = run_in_group(command, binary, &output, LIST_TIMEOUT)?;
+    let text = fs::read_to_string(&output).map_err(io_error(&output))?;
+    if ended.timed_out || !ended.status.success() {
+        let how = if ended.timed_out {
+            format!("did not finish within {} s", LIST_TIMEOUT.as_secs())
+        } else {
+            describe(ended.status)
+        };
+        return Err(Error::Other(format!(
+            "{} --list {how}: {}",
+            binary.display(),
+            text.trim()
+        )));
+    }
+    Ok(text
+        .lines()
+        .filter_map(|line| line.strip_suffix(": test"))
+        .map(str::to_string)
+        .collect())
+}
+
+/// Whether the record holds the line `passed <token>`.
+fn recorded(record: &Path, token: &str) -> bool {
+    let expected = format!("passed {token}");
+    fs::read_to_string(record).is_ok_and(|text| text.lines().any(|line| line.trim() == expected))
+}
+
+/// Why a run that did not time out failed, in one line.
+fn reason(status: ExitStatus, token_unread: bool, test: &str) -> String {
+    if !status.success() {
+        return describe(status);
+    }
+    if token_unread {
+        format!(
+            "exited with status 0, but the harness never started test `{test}` (it did not read its token)"
+        )
+    } else {
+        "exited with status 0 before the harness recorded the test as passed (did the code under test end the process?)"
+            .to_string()
+    }
+}
+
+fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => format!("ended: {status}"),
+    }
+}
+
+/// How a process run by [`run_in_group`] ended.
+struct Ended {
+    status: ExitStatus,
+    timed_out: bool,
+    duration: Duration,
+}
+
+/// Runs `command` as the leader of a new process group, its standard output
+/// and error into `output`, killing the whole group at `timeout`. Once the
+/// leader has exited, whatever is left of its group is killed too, so no
+/// stray process outlives the run.
+fn run_in_group(
+    mut command: Command,
+    program: &Path,
+    output: &Path,
+    timeout: Duration,
+) -> Result<Ended, Error> {
+    let out = File::create(output).map_err(io_error(output))?;
+    let err = out.try_clone().map_err(io_error(output))?;
+    let started = Instant::now();
+    let mut child = command
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .spawn()
+        .map_err(spawn_error(program))?;
+    let group = child.id();
+    // Drop the parent's copies of the output file at once.
+    drop(command);
+
+    let (exited, wait) = mpsc::channel();
+    thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
+    let (status, timed_out) = match wait.recv_timeout(timeout) {
+        Ok(status) => (status, false),
+        Err(_) => {
+            kill_group(group)?;
+            (wait.recv().expect("the waiting thread reports"), true)
+        }
+    };
+    let duration = started.elapsed();
+    kill_group(group)?;
+    let status = status.map_err(spawn_error(program))?;
+    Ok(Ended {
+        status,
+        timed_out,
+        duration,
+    })
+}
+
+/// Sends SIGKILL to every process of the group `group`; a group that is
+/// already gone is not an error.
+fn kill_group(group: u32) -> Result<(), Error> {
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(spawn_error(Path::new("kill")))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in for a libtest binary built with the harness: it lists
+    /// its tests, and each test does what its name says.
+    const FAKE_TEST_BINARY: &str = r#"#!/bin/sh
+if [ "$1" = "--list" ]; then
+  for t in pass exit_early fail forge hang never_started; do echo "$t: test"; done
+  exit 0
+fi
+test="$2"
+if [ "$test" != never_started ]; then
+  token=$(cat "$RAFT_LABS_TOKEN_FILE") && rm "$RAFT_LABS_TOKEN_FILE"
+fi
+case "$test" in
+  pass) echo "passed $token" >> "$RAFT_LABS_RECORD"; exit 0 ;;
+  exit_early) exit 0 ;;
+  fail) echo "seed ${LABRPC_SEED:-none}"; exit 101 ;;
+  forge) echo "passed 0123456789abcdef0123456789abcdef" >> "$RAFT_LABS_RECORD"; exit 0 ;;
+  hang) sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; sleep 600 ;;
+  never_started) exit 0 ;;
+esac
+"#;
+
+    struct Fake {
+        dir: tempfile::TempDir,
+        binary: PathBuf,
+    }
+
+    fn fake() -> Fake {
+        let dir = tempfile::tempdir().unwrap();
+        let binary = dir.path().join("lab2a-fake");
+        fs::write(&binary, FAKE_TEST_BINARY).unwrap();
+        fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
+        Fake { dir, binary }
+    }
+
+    fn run(fake: &Fake, test: &str, timeout: Duration, seed: Option<u64>) -> Finished {
+        let dir = fake.dir.path().join(test);
+        fs::create_dir(&dir).unwrap();
+        run_test(&TestRun {
+            binary: &fake.binary,
+            test,
+            cwd: fake.dir.path(),
+            dir: &dir,
+            timeout,
+            seed,
+        })
+        .unwrap()
+    }
+
+    fn verdict(test: &str) -> Verdict {
+        run(&fake(), test, Duration::from_secs(30), None).verdict
+    }
+
+    #[test]
+    fn lists_tests() {
+        let fake = fake();
+        let tests = list_tests(&fake.binary, fake.dir.path(), fake.dir.path()).unwrap();
+        assert_eq!(
+            tests,
+            [
+                "pass",
+                "exit_early",
+                "fail",
+                "forge",
+                "hang",
+                "never_started"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_recorded_token_passes() {
+        assert_eq!(verdict("pass"), Verdict::Passed);
+    }
+
+    #[test]
+    fn exit_zero_without_the_record_fails() {
+        assert_eq!(
+            verdict("exit_early"),
+            Verdict::Failed("exited with status 0 before the harness recorded the test as passed (did the code under test end the process?)".into())
+        );
+    }
+
+    #[test]
+    fn a_forged_record_fails() {
+        assert!(matches!(verdict("forge"), Verdict::Failed(_)));
+    }
+
+    #[test]
+    fn a_test_the_harness_never_started_fails() {
+        assert_eq!(
+            verdict("never_started"),
+            Verdict::Failed("exited with status 0, but the harness never started test `never_started` (it did not read its token)".into())
+        );
+    }
+
+    #[test]
+    fn a_failure_keeps_its_output_and_gets_the_seed() {
+        let fake = fake();
+        let finished = run(&fake, "fail", Duration::from_secs(30), Some(42));
+        assert_eq!(
+            finished.verdict,
+            Verdict::Failed("exited with status 101".into())
+        );
+        assert_eq!(fs::read_to_string(finished.output).unwrap(), "seed 42\n");
+    }
+
+    #[test]
+    fn a_hang_is_killed_with_its_whole_group() {
+        let fake = fake();
+        let finished = run(&fake, "hang", Duration::from_millis(500), None);
+        assert_eq!(finished.verdict, Verdict::TimedOut);
+        assert!(finished.duration < Duration::from_secs(10));
+        let child = fs::read_to_string(fake.dir.path().join("hang/child")).unwrap();
+        let stat = format!("/proc/{}/stat", child.trim());
+        // Gone, or a zombie waiting for a parent that does not reap; a
+        // killed process may take a moment to get there.
+        let state = || {
+            let text = fs::read_to_string(&stat).unwrap_or_default();
+            let fields = text.rsplit(')').next().unwrap_or("").to_string();
+            fields.split_whitespace().next().map(str::to_string)
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !matches!(state().as_deref(), None | Some("Z")) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        let state = state();
+        assert!(
+            matches!(state.as_deref(), None | Some("Z")),
+            "the hung test's child lives on: {state:?}"
+        );
+    }
+}
