@@ -1,1 +1,206 @@
-//! Placeholder for part 3A.
+//! Part 3A: the replicated KV service without snapshots.
+//!
+//! Ports of the MIT 6.824 KV tests (`TestBasic4A` ... 2024 names;
+//! `TestBasic3A` ... earlier), with their limits. Every clerk operation is
+//! recorded, and each test ends by checking the whole history for
+//! linearizability.
+
+use std::thread;
+use std::time::{Duration, Instant};
+
+use harness::kv::{
+    append_value, check_concurrent_appends, generic_test, speed_test, Config, GenericTest,
+};
+use harness::{Net, ELECTION_TIMEOUT};
+
+/// After healing (and an election timeout), the minority's requests must
+/// complete within this long.
+const HEALED_COMPLETION: Duration = Duration::from_secs(3);
+
+#[test]
+fn basic() {
+    generic_test(GenericTest::default());
+}
+
+#[test]
+fn speed() {
+    speed_test(None);
+}
+
+#[test]
+fn concurrent() {
+    generic_test(GenericTest {
+        clients: 5,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn unreliable() {
+    generic_test(GenericTest {
+        clients: 5,
+        net: Net::Unreliable,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn unreliable_one_key() {
+    const CLIENTS: usize = 5;
+    const APPENDS: usize = 10;
+    let cfg = Config::new(3, Net::Unreliable, None);
+    let mut ck = cfg.make_client(&cfg.all());
+    cfg.begin("concurrent append to same key, unreliable");
+    ck.put("k", "");
+    thread::scope(|scope| {
+        for client in 0..CLIENTS {
+            let cfg = &cfg;
+            scope.spawn(move || {
+                let mut ck = cfg.make_client(&cfg.all());
+                for j in 0..APPENDS {
+                    ck.append("k", &append_value(client, j));
+                }
+            });
+        }
+    });
+    check_concurrent_appends(&ck.get("k"), &[APPENDS; CLIENTS]);
+    cfg.end();
+}
+
+/// A partition with the leader in the minority: the majority makes
+/// progress, the minority does not, and the minority's requests complete
+/// once the partition heals.
+#[test]
+fn one_partition() {
+    let cfg = Config::new(5, Net::Reliable, None);
+    let mut ck = cfg.make_client(&cfg.all());
+    ck.put("1", "13");
+
+    cfg.begin("progress in majority");
+    let (majority, minority) = cfg.make_partition();
+    cfg.partition(&majority, &minority);
+    let mut ck_majority = cfg.make_client(&majority);
+    let mut ck_minority_put = cfg.make_client(&minority);
+    let mut ck_minority_get = cfg.make_client(&minority);
+    ck_majority.put("1", "14");
+    ck_majority.check("1", "14");
+    cfg.end();
+
+    cfg.begin("no progress in minority");
+    let minority_ends = [ck_minority_put.ends(), ck_minority_get.ends()];
+    // Detached, so a failure below does not wait for a request that is
+    // stuck in the minority.
+    let (put_done, put_finished) = crossbeam_channel::bounded(1);
+    thread::spawn(move || {
+        ck_minority_put.put("1", "15");
+        let _ = put_done.send(());
+    });
+    let (get_done, get_finished) = crossbeam_channel::bounded(1);
+    thread::spawn(move || {
+        ck_minority_get.get("1");
+        let _ = get_done.send(());
+    });
+    crossbeam_channel::select! {
+        recv(put_finished) -> _ => panic!("a Put in the minority completed"),
+        recv(get_finished) -> _ => panic!("a Get in the minority completed"),
+        default(Duration::from_secs(1)) => {}
+    }
+    ck_majority.check("1", "14");
+    ck_majority.put("1", "16");
+    ck_majority.check("1", "16");
+    cfg.end();
+
+    cfg.begin("completion after heal");
+    cfg.connect_all();
+    for ends in &minority_ends {
+        cfg.connect_client(ends, &cfg.all());
+    }
+    thread::sleep(ELECTION_TIMEOUT);
+    // MIT waits 3 s for the Put only; the Get must complete as well.
+    let deadline = Instant::now() + HEALED_COMPLETION;
+    for (what, finished) in [("Put", &put_finished), ("Get", &get_finished)] {
+        if finished.recv_deadline(deadline).is_err() {
+            panic!("the minority's {what} did not complete within 3 s of healing");
+        }
+    }
+    ck.check("1", "15");
+    cfg.end();
+}
+
+#[test]
+fn many_partitions_one_client() {
+    generic_test(GenericTest {
+        partitions: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn many_partitions_many_clients() {
+    generic_test(GenericTest {
+        clients: 5,
+        partitions: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn persist_one_client() {
+    generic_test(GenericTest {
+        crash: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn persist_concurrent() {
+    generic_test(GenericTest {
+        clients: 5,
+        crash: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn persist_concurrent_unreliable() {
+    generic_test(GenericTest {
+        clients: 5,
+        net: Net::Unreliable,
+        crash: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn persist_partition() {
+    generic_test(GenericTest {
+        clients: 5,
+        crash: true,
+        partitions: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn persist_partition_unreliable() {
+    generic_test(GenericTest {
+        clients: 5,
+        net: Net::Unreliable,
+        crash: true,
+        partitions: true,
+        ..GenericTest::default()
+    });
+}
+
+#[test]
+fn persist_partition_unreliable_linearizable() {
+    generic_test(GenericTest {
+        clients: 15,
+        servers: 7,
+        net: Net::Unreliable,
+        crash: true,
+        partitions: true,
+        random_keys: true,
+        ..GenericTest::default()
+    });
+}

@@ -1,1 +1,77 @@
-//! Placeholder: the kvraft helper replaces this file.
+//! A replicated, linearizable key/value service built on Raft.
+//!
+//! A service is a few [`KvServer`]s, each a Raft peer with a key/value
+//! state machine on top, and any number of [`Clerk`]s that call it:
+//!
+//! - A clerk sends each `get`, `put` or `append` to the server it believes
+//!   leads. The leader starts the request in Raft and answers once the
+//!   request has committed and been applied; other servers answer "wrong
+//!   leader", and the clerk tries the next one.
+//! - Every server applies the committed log, in order, to its own copy of
+//!   the map, so all copies agree.
+//! - A request can reach the log more than once (a reply is lost and the
+//!   clerk retries, or a leader fails after committing). Each request
+//!   carries its clerk's id and a sequence number, and the state machine
+//!   skips the ones it has already applied: every operation takes effect
+//!   exactly once.
+//! - With a `max_raft_state`, a server snapshots its state (map and
+//!   duplicate table) so Raft can trim its log; a restarted server gets its
+//!   state back from the snapshot Raft delivers.
+//!
+//! Wiring a service onto a [`labrpc::Network`] (the test harness does this,
+//! and also crashes, restarts and partitions the servers):
+//!
+//! ```
+//! use std::sync::Arc;
+//! use kvraft::{Clerk, KvServer};
+//! use labrpc::{Network, Server};
+//! use raft::Persister;
+//!
+//! let net = Network::new();
+//! let n = 3;
+//! let mut servers = Vec::new();
+//! for i in 0..n {
+//!     let ends = (0..n)
+//!         .map(|j| {
+//!             let name = format!("kv{i}-to-kv{j}");
+//!             let end = net.make_end(&name);
+//!             net.connect(&name, &format!("server-{j}"));
+//!             net.enable(&name, true);
+//!             end
+//!         })
+//!         .collect();
+//!     let kv = KvServer::new(ends, i, Arc::new(Persister::new()), Some(1000));
+//!     let mut server = Server::new();
+//!     for service in kv.services() {
+//!         server.add_service(service);
+//!     }
+//!     net.add_server(&format!("server-{i}"), server);
+//!     servers.push(kv);
+//! }
+//! let ends = (0..n)
+//!     .map(|j| {
+//!         let name = format!("clerk-to-kv{j}");
+//!         let end = net.make_end(&name);
+//!         net.connect(&name, &format!("server-{j}"));
+//!         net.enable(&name, true);
+//!         end
+//!     })
+//!     .collect();
+//! let mut clerk = Clerk::new(ends);
+//! clerk.put("x", "1");
+//! assert_eq!(clerk.get("x"), "1");
+//! for kv in &servers {
+//!     kv.kill();
+//! }
+//! net.cleanup();
+//! ```
+
+mod clerk;
+mod pending;
+mod rpc;
+mod server;
+mod snapshot;
+mod state_machine;
+
+pub use clerk::Clerk;
+pub use server::KvServer;

@@ -1,0 +1,372 @@
+//! The KV test configuration (MIT's `kvraft/config.go`): n KV servers on one
+//! labrpc network, clerks with their own ends, and the faults tests inflict
+//! on them (partitions, crashes, restarts).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use kvraft::{Clerk, KvServer};
+use labrpc::{ClientEnd, Network, Server};
+use parking_lot::Mutex;
+use raft::Persister;
+use rand::distr::{Alphanumeric, SampleString};
+use rand::seq::SliceRandom;
+
+use super::clerk::{ClerkEnds, TestClerk};
+use crate::config::fail;
+use crate::linearizability::{assert_kv_linearizable, KvRecorder};
+use crate::{Net, Session};
+
+/// How long the linearizability check of a test's history may search. A
+/// check that runs out of time fails the test as inconclusive.
+pub const LINEARIZABILITY_BUDGET: Duration = Duration::from_secs(10);
+
+/// The persisted Raft state may reach at most this many times
+/// `max_raft_state` (MIT's bound, "8x just in case").
+const LOG_SIZE_FACTOR: usize = 8;
+
+/// A KV service under test: `n` KV servers on a network without long
+/// delays (a clerk must fail over quickly).
+///
+/// Creating it starts the test's [`Session`], then starts and connects
+/// every server. Every method takes `&self`, so client threads of a test
+/// can share it. Dropping it kills every server and stops the network.
+pub struct Config {
+    n: usize,
+    net: Network,
+    max_raft_state: Option<usize>,
+    servers: Mutex<Vec<Slot>>,
+    next_client_id: AtomicUsize,
+    /// Clerk operations so far, for the Passed line.
+    ops: Arc<AtomicUsize>,
+    history: KvRecorder,
+    mark: Mutex<Mark>,
+    /// The last field, so the next test may start only after the servers
+    /// are dead.
+    session: Session,
+}
+
+/// One server slot: the running instance, if up, and what outlives it.
+struct Slot {
+    kv: Option<KvServer>,
+    persister: Arc<Persister>,
+    /// The current instance's ends, `end_names[j]` reaching server j; fresh
+    /// at every start, so a crashed instance's ends reach nobody.
+    end_names: Vec<String>,
+}
+
+/// The counters at `begin`, for the Passed line.
+struct Mark {
+    at: Instant,
+    rpcs: usize,
+    ops: usize,
+}
+
+fn server_name(i: usize) -> String {
+    format!("server-{i}")
+}
+
+fn fresh_end_name() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}
+
+impl Config {
+    /// Starts a test with `n` connected KV servers that snapshot when their
+    /// raft state reaches `max_raft_state` bytes (never, with `None`).
+    pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> Config {
+        let session = Session::start();
+        let network = Network::new();
+        session.set_seed(network.seed());
+        network.set_reliable(net == Net::Reliable);
+        let servers = Mutex::new(
+            (0..n)
+                .map(|_| Slot {
+                    kv: None,
+                    persister: Arc::new(Persister::new()),
+                    end_names: Vec::new(),
+                })
+                .collect(),
+        );
+        let cfg = Config {
+            n,
+            net: network,
+            max_raft_state,
+            servers,
+            next_client_id: AtomicUsize::new(0),
+            ops: Arc::new(AtomicUsize::new(0)),
+            history: KvRecorder::new(),
+            mark: Mutex::new(Mark {
+                at: Instant::now(),
+                rpcs: 0,
+                ops: 0,
+            }),
+            session,
+        };
+        for i in 0..n {
+            cfg.start_server(i);
+        }
+        cfg.connect_all();
+        cfg
+    }
+
+    /// The number of servers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Every server: `[0, 1, ..., n-1]`.
+    pub fn all(&self) -> Vec<usize> {
+        (0..self.n).collect()
+    }
+
+    /// Prints `Test (3X): <desc> ...` and starts the counters of the
+    /// Passed line.
+    pub fn begin(&self, desc: &str) {
+        self.session.begin(desc);
+        *self.mark.lock() = Mark {
+            at: Instant::now(),
+            rpcs: self.rpc_total(),
+            ops: self.ops(),
+        };
+    }
+
+    /// Checks the time limit, the raft state bound (with snapshots on,
+    /// see [`check_log_size`](Config::check_log_size)), and that the whole history recorded so far is linearizable; then
+    /// declares the test passed and prints
+    /// `  ... Passed --  time  peers  rpcs  ops` (since `begin`).
+    #[track_caller]
+    pub fn end(&self) {
+        self.session.check_time();
+        self.check_log_size();
+        assert_kv_linearizable(&self.history.history(), LINEARIZABILITY_BUDGET);
+        let summary = {
+            let mark = self.mark.lock();
+            format!(
+                "{:4.1}  {} {:5} {:5}",
+                mark.at.elapsed().as_secs_f64(),
+                self.n,
+                self.rpc_total() - mark.rpcs,
+                self.ops() - mark.ops,
+            )
+        };
+        self.session.passed(&summary);
+    }
+
+    /// Prints a warning that does not fail the test.
+    pub fn warn(&self, message: &str) {
+        self.session.warn(message);
+    }
+
+    /// A clerk with its own ends to every server, handed to it in random
+    /// order, of which only those to the servers in `to` are enabled.
+    pub fn make_client(&self, to: &[usize]) -> TestClerk {
+        let end_names: Vec<String> = (0..self.n).map(|_| fresh_end_name()).collect();
+        let mut ends: Vec<ClientEnd> = end_names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &server_name(j));
+                end
+            })
+            .collect();
+        ends.shuffle(&mut rand::rng());
+        let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let clerk = TestClerk::new(
+            Clerk::new(ends),
+            id,
+            ClerkEnds::new(end_names),
+            self.history.clone(),
+            Arc::clone(&self.ops),
+        );
+        self.connect_client(&clerk.ends(), to);
+        clerk
+    }
+
+    /// Enables a clerk's ends to the servers in `to`.
+    pub fn connect_client(&self, ends: &ClerkEnds, to: &[usize]) {
+        for &j in to {
+            self.net.enable(ends.to(j), true);
+        }
+    }
+
+    /// Disables a clerk's ends to the servers in `from`.
+    pub fn disconnect_client(&self, ends: &ClerkEnds, from: &[usize]) {
+        for &j in from {
+            self.net.enable(ends.to(j), false);
+        }
+    }
+
+    /// Lets server `i` and each server in `to` reach each other.
+    pub fn connect(&self, i: usize, to: &[usize]) {
+        self.set_links(i, to, true);
+    }
+
+    /// Cuts server `i` off from each server in `from`, both directions.
+    pub fn disconnect(&self, i: usize, from: &[usize]) {
+        self.set_links(i, from, false);
+    }
+
+    fn set_links(&self, i: usize, others: &[usize], enabled: bool) {
+        let servers = self.servers.lock();
+        for &j in others {
+            let names = [servers[i].end_names.get(j), servers[j].end_names.get(i)];
+            for name in names.into_iter().flatten() {
+                self.net.enable(name, enabled);
+            }
+        }
+    }
+
+    /// Connects every server to every server.
+    pub fn connect_all(&self) {
+        let all = self.all();
+        for i in 0..self.n {
+            self.connect(i, &all);
+        }
+    }
+
+    /// Splits the servers into `p1` and `p2`: each side fully connected
+    /// inside, cut off from the other.
+    pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        for (side, other) in [(p1, p2), (p2, p1)] {
+            for &i in side {
+                self.disconnect(i, other);
+                self.connect(i, side);
+            }
+        }
+    }
+
+    /// A partition `(majority, minority)` with the current leader in the
+    /// minority, so it is cut off while still believing it leads.
+    #[track_caller]
+    pub fn make_partition(&self) -> (Vec<usize>, Vec<usize>) {
+        let Some(leader) = self.leader() else {
+            fail("make_partition: no server believes it is the leader")
+        };
+        let mut others: Vec<usize> = (0..self.n).filter(|&i| i != leader).collect();
+        let mut minority = others.split_off(self.n / 2 + 1);
+        minority.push(leader);
+        (others, minority)
+    }
+
+    /// The server leading the newest term, if any running server believes
+    /// it leads.
+    pub fn leader(&self) -> Option<usize> {
+        let servers = self.servers.lock();
+        let states = servers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| Some((slot.kv.as_ref()?.raft().get_state(), i)));
+        states
+            .filter(|&((_, is_leader), _)| is_leader)
+            .max_by_key(|&((term, _), _)| term)
+            .map(|(_, i)| i)
+    }
+
+    /// Crashes server `i`: disconnects it, deletes its server so no reply
+    /// of the old instance arrives, then gives the slot a copy of the
+    /// persisted state that the old instance cannot overwrite (otherwise a
+    /// reply it sent just before could be persisted into state the next
+    /// instance never sees), and kills it.
+    pub fn shutdown_server(&self, i: usize) {
+        self.disconnect(i, &self.all());
+        self.net.delete_server(&server_name(i));
+        let kv = {
+            let mut servers = self.servers.lock();
+            let slot = &mut servers[i];
+            slot.persister = Arc::new(slot.persister.copy());
+            slot.kv.take()
+        };
+        if let Some(kv) = kv {
+            kv.kill();
+        }
+    }
+
+    /// (Re)starts server `i` from its persisted state, with fresh ends and
+    /// its "KV" and "Raft" services on a new server. It is left
+    /// disconnected: call [`connect_all`](Config::connect_all) or
+    /// [`connect`](Config::connect).
+    pub fn start_server(&self, i: usize) {
+        self.shutdown_server(i);
+        let end_names: Vec<String> = (0..self.n).map(|_| fresh_end_name()).collect();
+        let ends: Vec<ClientEnd> = end_names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &server_name(j));
+                end
+            })
+            .collect();
+        let persister = {
+            let mut servers = self.servers.lock();
+            servers[i].end_names = end_names;
+            Arc::clone(&servers[i].persister)
+        };
+        let kv = KvServer::new(ends, i, persister, self.max_raft_state);
+        let mut server = Server::new();
+        for service in kv.services() {
+            server.add_service(service);
+        }
+        self.net.add_server(&server_name(i), server);
+        self.servers.lock()[i].kv = Some(kv);
+    }
+
+    /// The largest persisted Raft state of any server now, in bytes.
+    pub fn log_size(&self) -> usize {
+        self.largest(Persister::raft_state_size)
+    }
+
+    /// The largest snapshot of any server now, in bytes.
+    pub fn snapshot_size(&self) -> usize {
+        self.largest(Persister::snapshot_size)
+    }
+
+    /// The largest `size` of the servers' persisters.
+    fn largest(&self, size: impl Fn(&Persister) -> usize) -> usize {
+        let servers = self.servers.lock();
+        let sizes = servers.iter().map(|slot| size(&slot.persister));
+        sizes.max().unwrap_or(0)
+    }
+
+    /// With snapshots on, fails unless every server's persisted Raft state
+    /// is at most 8 x `max_raft_state` now. Call it where the servers have
+    /// caught up (MIT checks after each round of clients): while clients
+    /// run at full speed, a server that misses the CPU for a few
+    /// milliseconds is briefly further behind.
+    #[track_caller]
+    pub fn check_log_size(&self) {
+        let Some(max_raft_state) = self.max_raft_state else {
+            return;
+        };
+        let limit = LOG_SIZE_FACTOR * max_raft_state;
+        let size = self.log_size();
+        if size > limit {
+            fail(format!(
+                "logs were not trimmed: a persisted raft state has {size} bytes, over \
+                 {LOG_SIZE_FACTOR} x max_raft_state = {limit}; the server should snapshot when \
+                 raft_state_size reaches max_raft_state, and Raft should then trim its log"
+            ));
+        }
+    }
+
+    /// Clerk operations so far.
+    pub fn ops(&self) -> usize {
+        self.ops.load(Ordering::Relaxed)
+    }
+
+    /// Every RPC sent on the network so far (clerks' included).
+    pub fn rpc_total(&self) -> usize {
+        self.net.total_count()
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        for i in 0..self.n {
+            self.shutdown_server(i);
+        }
+        self.net.cleanup();
+    }
+}
