@@ -1,10 +1,78 @@
-//! Placeholder: the raft helper replaces this file.
-#![allow(unused)]
-use std::sync::Arc;
-pub struct Persister;
-pub enum ApplyMsg {
-    Command { index: u64, term: u64, command: Vec<u8> },
-    Snapshot { index: u64, term: u64, data: Vec<u8> },
-}
-#[derive(Clone)]
-pub struct Raft;
+//! Raft, the replicated log of "In Search of an Understandable Consensus
+//! Algorithm" (Ongaro and Ousterhout, extended version): leader election,
+//! log replication, persistence and log compaction, as the raft-labs labs
+//! 2A-2D ask for.
+//!
+//! A [`Raft`] peer talks to the others only through the simulated
+//! `labrpc` network, saves what must survive a crash in a [`Persister`],
+//! and hands committed commands to its service as [`ApplyMsg`]s.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::{Duration, Instant};
+//! use labrpc::{Network, Server};
+//! use raft::{ApplyMsg, Persister, Raft};
+//!
+//! // Three peers on a reliable network, every end enabled.
+//! let net = Network::new();
+//! let n = 3;
+//! let (tx, rx) = crossbeam_channel::unbounded();
+//! let peers: Vec<Raft> = (0..n)
+//!     .map(|i| {
+//!         let ends = (0..n)
+//!             .map(|j| {
+//!                 let name = format!("{i}->{j}");
+//!                 let end = net.make_end(&name);
+//!                 net.connect(&name, &format!("server-{j}"));
+//!                 net.enable(&name, true);
+//!                 end
+//!             })
+//!             .collect();
+//!         Raft::new(ends, i, Arc::new(Persister::new()), tx.clone())
+//!     })
+//!     .collect();
+//! for (i, peer) in peers.iter().enumerate() {
+//!     let mut server = Server::new();
+//!     server.add_service(peer.service());
+//!     net.add_server(&format!("server-{i}"), server);
+//! }
+//!
+//! // Wait for a leader, then replicate one command to all three peers.
+//! let deadline = Instant::now() + Duration::from_secs(5);
+//! let (index, _term) = loop {
+//!     if let Some(started) = peers.iter().find_map(|p| p.start(b"x".to_vec())) {
+//!         break started;
+//!     }
+//!     assert!(Instant::now() < deadline, "no leader within 5 s");
+//!     std::thread::sleep(Duration::from_millis(50));
+//! };
+//! for _ in 0..n {
+//!     let msg = rx.recv_timeout(Duration::from_secs(5)).expect("applied");
+//!     assert_eq!(msg, ApplyMsg::Command { index, term: _term, command: b"x".to_vec() });
+//! }
+//! peers.iter().for_each(Raft::kill);
+//! net.cleanup();
+//! ```
+
+#[macro_use]
+mod logging;
+
+mod apply;
+mod driver;
+mod election;
+mod follower;
+mod log;
+mod persist;
+mod persister;
+mod raft;
+mod replication;
+mod rpc;
+mod rules;
+mod shared;
+mod snapshot;
+mod state;
+mod timing;
+
+pub use crate::apply::ApplyMsg;
+pub use crate::persister::Persister;
+pub use crate::raft::Raft;

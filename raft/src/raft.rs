@@ -1,0 +1,232 @@
+//! The public handle of one Raft peer.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::Sender;
+use labrpc::{ClientEnd, Service};
+use parking_lot::Mutex;
+
+use crate::apply::{run_applier, ApplyMsg};
+use crate::driver::{run_driver, Event};
+use crate::persister::Persister;
+use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
+use crate::shared::Shared;
+use crate::state::Core;
+
+/// One Raft peer: a cheap, cloneable handle (`Clone + Send + Sync`).
+///
+/// A peer runs two threads: a driver that runs elections and replication
+/// (it alone sends RPCs) and an applier that delivers committed entries on
+/// the apply channel. Both stop at [`kill`](Raft::kill), which also happens
+/// when the last handle is dropped.
+#[derive(Clone)]
+pub struct Raft {
+    node: Arc<Node>,
+}
+
+/// What the handles share; dropping the last one kills the peer.
+struct Node {
+    shared: Arc<Shared>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Raft {
+    /// Starts peer `me` of the cluster `peers` (`peers[i]` reaches peer i;
+    /// `peers[me]` goes unused), restoring whatever `persister` holds. It
+    /// sends committed commands and snapshots on `apply_ch`; after a
+    /// restart, a saved snapshot is the first message.
+    ///
+    /// # Panics
+    ///
+    /// If `me` is not an index of `peers`, or `persister` holds Raft state
+    /// this crate did not save.
+    pub fn new(
+        peers: Vec<ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        apply_ch: Sender<ApplyMsg>,
+    ) -> Raft {
+        assert!(
+            me < peers.len(),
+            "Raft::new: peer {me} of a cluster of {}",
+            peers.len()
+        );
+        let (events, inbox) = crossbeam_channel::unbounded();
+        let core = Core::restore(me, peers.len(), persister);
+        let shared = Arc::new(Shared::new(core, events));
+        let driver = {
+            let shared = Arc::clone(&shared);
+            spawn(format!("raft-S{me}-driver"), move || {
+                run_driver(shared, peers, inbox)
+            })
+        };
+        let applier = {
+            let shared = Arc::clone(&shared);
+            spawn(format!("raft-S{me}-applier"), move || {
+                run_applier(shared, apply_ch)
+            })
+        };
+        Raft {
+            node: Arc::new(Node {
+                shared,
+                threads: Mutex::new(vec![driver, applier]),
+            }),
+        }
+    }
+
+    /// Proposes `command` for the log. Returns at once: `Some((index,
+    /// term))` if this peer believes it is leader (the command will be at
+    /// `index` if it is ever committed), else `None`. Replication starts at
+    /// once.
+    ///
+    /// A leader that has heard from no majority of its peers for a few
+    /// heartbeat periods also returns `None`: it is most likely cut off and
+    /// replaced, and the command could not commit anyway.
+    pub fn start(&self, command: Vec<u8>) -> Option<(u64, u64)> {
+        let shared = &self.node.shared;
+        if shared.is_dead() {
+            return None;
+        }
+        let started = shared.with_core(|core| core.start(command, Instant::now()));
+        if started.is_some() {
+            let _ = shared.events.send(Event::Replicate);
+        }
+        started
+    }
+
+    /// `(current term, whether this peer believes it is leader)`. A killed
+    /// peer is never leader.
+    pub fn get_state(&self) -> (u64, bool) {
+        let shared = &self.node.shared;
+        let core = shared.core.lock();
+        (core.term, core.is_leader() && !shared.is_dead())
+    }
+
+    /// The service has a snapshot covering every entry up to and including
+    /// `index`: Raft drops those entries and saves `snapshot` with its
+    /// state. A snapshot older than the one Raft holds is ignored. May be
+    /// called from the thread that reads the apply channel.
+    pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
+        let shared = &self.node.shared;
+        if !shared.is_dead() {
+            shared.with_core(|core| core.snapshot(index, snapshot));
+        }
+    }
+
+    /// Stops the peer: after `kill` returns it sends nothing, applies
+    /// nothing, changes no saved state, and its threads have exited.
+    pub fn kill(&self) {
+        self.node.kill();
+    }
+
+    /// The labrpc service ("Raft") through which the other peers reach
+    /// this one.
+    pub fn service(&self) -> Service {
+        let votes = Arc::clone(&self.node.shared);
+        let appends = Arc::clone(&self.node.shared);
+        let snapshots = Arc::clone(&self.node.shared);
+        Service::new("Raft")
+            .handle("RequestVote", move |args: RequestVoteArgs| {
+                votes.request_vote(args)
+            })
+            .handle("AppendEntries", move |args: AppendEntriesArgs| {
+                appends.append_entries(args)
+            })
+            .handle("InstallSnapshot", move |args: InstallSnapshotArgs| {
+                snapshots.install_snapshot(args)
+            })
+    }
+}
+
+impl Node {
+    fn kill(&self) {
+        let shared = &self.shared;
+        {
+            // Under the lock, so the applier cannot miss the wakeup.
+            let core = shared.core.lock();
+            if !shared.dead.swap(true, Ordering::AcqRel) {
+                peer_log!(debug, core, "killed");
+            }
+        }
+        shared.apply_ready.notify_all();
+        let _ = shared.events.send(Event::Stop);
+        // Held while joining, so a concurrent kill returns only once both
+        // threads are gone.
+        let mut threads = self.threads.lock();
+        for handle in threads.drain(..) {
+            if handle.thread().id() != thread::current().id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn spawn(name: String, body: impl FnOnce() + Send + 'static) -> JoinHandle<()> {
+    thread::Builder::new()
+        .name(name)
+        .spawn(body)
+        .expect("cannot start a Raft thread")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_killed_peer_applies_nothing_more_and_its_threads_exit() {
+        let net = labrpc::Network::new();
+        let (apply_ch, applied) = crossbeam_channel::unbounded();
+        let persister = Arc::new(Persister::new());
+        let raft = Raft::new(vec![net.make_end("self")], 0, persister, apply_ch);
+
+        // A cluster of one elects itself and commits on its own.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let (index, term) = loop {
+            if let Some(started) = raft.start(b"x".to_vec()) {
+                break started;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "a lone peer did not elect itself"
+            );
+            thread::sleep(Duration::from_millis(10));
+        };
+        let first = applied.recv_timeout(Duration::from_secs(5));
+        let command = b"x".to_vec();
+        assert_eq!(
+            first,
+            Ok(ApplyMsg::Command {
+                index,
+                term,
+                command
+            })
+        );
+
+        raft.kill();
+        assert_eq!(raft.start(b"y".to_vec()), None);
+        assert!(!raft.get_state().1, "a killed peer is no leader");
+        // The applier thread has exited, dropping its end of the channel.
+        assert!(applied.recv().is_err(), "nothing may be applied after kill");
+        net.cleanup();
+    }
+
+    #[test]
+    #[should_panic(expected = "the saved Raft state (3 bytes) does not decode")]
+    fn corrupt_saved_state_is_refused() {
+        let persister = Arc::new(Persister::new());
+        persister.save(vec![0xff; 3], None);
+        let (apply_ch, _applied) = crossbeam_channel::unbounded();
+        let net = labrpc::Network::new();
+        Raft::new(vec![net.make_end("self")], 0, persister, apply_ch);
+    }
+}

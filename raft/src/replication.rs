@@ -1,0 +1,222 @@
+//! A leader's side of log replication: accepting commands, sending
+//! AppendEntries (or InstallSnapshot to a follower behind the snapshot),
+//! acting on replies, and advancing the commit index.
+
+use std::time::Instant;
+
+use labrpc::RpcError;
+
+use crate::log::Entry;
+use crate::rpc::{
+    AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, Outgoing, Request, SentAppend,
+};
+use crate::rules::{leader_commit_index, next_index_after_rejection};
+use crate::state::{Core, Role};
+use crate::timing::{MAX_ENTRIES_PER_APPEND, QUORUM_TIMEOUT};
+
+impl Core {
+    /// Appends `command` if we lead and a majority answered us lately:
+    /// `Some((index, term))`, else `None`.
+    pub fn start(&mut self, command: Vec<u8>, now: Instant) -> Option<(u64, u64)> {
+        if !self.hears_from_majority(now) {
+            return None;
+        }
+        let index = self.log.append(Entry {
+            term: self.term,
+            command,
+        });
+        self.dirty = true;
+        peer_log!(trace, self, "start: index {index}");
+        self.advance_commit();
+        Some((index, self.term))
+    }
+
+    /// Whether we lead and a majority (counting ourselves) answered us
+    /// within the quorum timeout. A leader cut off from the majority keeps
+    /// leading (so it recovers at once if the cut heals) but takes no new
+    /// commands: they could not commit, and a newer leader has most likely
+    /// been elected on the other side.
+    fn hears_from_majority(&self, now: Instant) -> bool {
+        let Role::Leader(leadership) = &self.role else {
+            return false;
+        };
+        let answering = leadership
+            .progress
+            .iter()
+            .enumerate()
+            .filter(|&(peer, p)| {
+                peer == self.me || now.duration_since(p.last_heard) < QUORUM_TIMEOUT
+            })
+            .count();
+        answering >= self.majority()
+    }
+
+    /// A heartbeat: one request to every follower, whether or not an
+    /// earlier one is still unanswered (which also resends a lost one).
+    pub fn broadcast(&mut self, out: &mut Vec<Outgoing>) {
+        let followers: Vec<usize> = self.others().collect();
+        out.extend(
+            followers
+                .into_iter()
+                .filter_map(|peer| self.request_for(peer)),
+        );
+    }
+
+    /// Requests to the followers that lack entries or the commit index and
+    /// are neither awaiting a reply nor known to be cut off.
+    pub fn send_due(&mut self, out: &mut Vec<Outgoing>) {
+        let Role::Leader(leadership) = &self.role else {
+            return;
+        };
+        let last_index = self.log.last_index();
+        let due: Vec<usize> = self
+            .others()
+            .filter(|&peer| {
+                let p = &leadership.progress[peer];
+                !p.in_flight
+                    && !p.unreachable
+                    && (p.next_index <= last_index || p.commit_sent < self.commit_index)
+            })
+            .collect();
+        out.extend(due.into_iter().filter_map(|peer| self.request_for(peer)));
+    }
+
+    /// The next request to `peer`: the entries from its next index, or the
+    /// snapshot if those entries are gone from our log.
+    fn request_for(&mut self, peer: usize) -> Option<Outgoing> {
+        let Role::Leader(leadership) = &mut self.role else {
+            return None;
+        };
+        let p = &mut leadership.progress[peer];
+        p.seq += 1;
+        p.in_flight = true;
+        let request = if p.next_index <= self.log.snapshot_index() {
+            Request::Snapshot(InstallSnapshotArgs {
+                term: self.term,
+                leader: self.me,
+                last_included_index: self.log.snapshot_index(),
+                last_included_term: self.log.snapshot_term(),
+                data: self.persister.snapshot(),
+            })
+        } else {
+            let prev_log_index = p.next_index - 1;
+            p.commit_sent = self.commit_index;
+            Request::Append(AppendEntriesArgs {
+                term: self.term,
+                leader: self.me,
+                prev_log_index,
+                prev_log_term: self
+                    .log
+                    .term_at(prev_log_index)
+                    .expect("a follower's next index lies within the leader's log"),
+                entries: self
+                    .log
+                    .entries_from(p.next_index, MAX_ENTRIES_PER_APPEND)
+                    .to_vec(),
+                leader_commit: self.commit_index,
+            })
+        };
+        Some(Outgoing {
+            to: peer,
+            seq: p.seq,
+            request,
+        })
+    }
+
+    /// A follower answered (or the network failed) an AppendEntries.
+    pub fn on_append_reply(
+        &mut self,
+        from: usize,
+        sent: SentAppend,
+        reply: Result<AppendEntriesReply, RpcError>,
+        now: Instant,
+    ) {
+        let reply = match reply {
+            Ok(reply) => reply,
+            Err(error) => return self.on_send_failure(from, sent.term, sent.seq, &error),
+        };
+        self.observe_term(reply.term, now);
+        if self.term != sent.term {
+            return;
+        }
+        let Role::Leader(leadership) = &mut self.role else {
+            return;
+        };
+        let p = &mut leadership.progress[from];
+        p.unreachable = false;
+        p.last_heard = now;
+        if p.seq == sent.seq {
+            p.in_flight = false;
+        }
+        if reply.success {
+            p.match_index = p.match_index.max(sent.prev_log_index + sent.entry_count);
+            p.next_index = p.next_index.max(p.match_index + 1);
+            self.advance_commit();
+        } else if let Some(conflict) = reply.conflict {
+            p.next_index =
+                next_index_after_rejection(&self.log, conflict, sent.prev_log_index, p.match_index);
+            peer_log!(
+                trace,
+                self,
+                "S{from} refused entries after {} ({conflict:?})",
+                sent.prev_log_index
+            );
+        }
+    }
+
+    /// A send to `peer` failed in the network (or, for a programming
+    /// mistake, anywhere); the next heartbeat tries again.
+    pub fn on_send_failure(&mut self, peer: usize, term: u64, seq: u64, error: &RpcError) {
+        self.report_rpc_error(peer, error);
+        if self.term != term {
+            return;
+        }
+        if let Role::Leader(leadership) = &mut self.role {
+            let p = &mut leadership.progress[peer];
+            if p.seq == seq {
+                p.in_flight = false;
+                p.unreachable = true;
+            }
+        }
+    }
+
+    /// Logs a failed RPC: lost messages are routine, anything else is a
+    /// programming mistake worth an error line.
+    pub fn report_rpc_error(&self, peer: usize, error: &RpcError) {
+        if error.is_network_fault() {
+            peer_log!(trace, self, "RPC to S{peer} lost: {error}");
+        } else {
+            peer_log!(error, self, "RPC to S{peer} failed: {error}");
+        }
+    }
+
+    /// Commits what a majority holds, if it is of our term.
+    pub fn advance_commit(&mut self) {
+        let Role::Leader(leadership) = &self.role else {
+            return;
+        };
+        let matched = leadership
+            .progress
+            .iter()
+            .enumerate()
+            .map(|(peer, p)| {
+                if peer == self.me {
+                    self.log.last_index()
+                } else {
+                    p.match_index
+                }
+            })
+            .collect();
+        let commit = leader_commit_index(
+            matched,
+            self.majority(),
+            &self.log,
+            self.term,
+            self.commit_index,
+        );
+        if commit > self.commit_index {
+            self.commit_index = commit;
+            peer_log!(debug, self, "commit through {commit}");
+        }
+    }
+}

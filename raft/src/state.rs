@@ -1,0 +1,226 @@
+//! A peer's state (Figure 2), its role, and the transitions every part of
+//! the protocol shares: adopting a newer term, timers, persisting.
+//!
+//! The protocol itself is spread over `election.rs`, `replication.rs`,
+//! `follower.rs` and `snapshot.rs`, each adding methods to [`Core`].
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::log::Log;
+use crate::persist::{self, Durable};
+use crate::persister::Persister;
+use crate::rpc::Outgoing;
+use crate::timing::{self, HEARTBEAT_INTERVAL};
+
+/// Everything a peer knows, guarded by one lock in [`Shared`](crate::shared::Shared).
+pub(crate) struct Core {
+    pub me: usize,
+    pub peer_count: usize,
+    pub term: u64,
+    pub voted_for: Option<usize>,
+    pub log: Log,
+    pub role: Role,
+    pub commit_index: u64,
+    /// The last index handed to the applier thread.
+    pub last_applied: u64,
+    /// A snapshot the applier must deliver before any further entry.
+    pub pending_snapshot: Option<PendingSnapshot>,
+    /// A follower or candidate starts an election when this passes.
+    pub election_deadline: Instant,
+    /// Term, vote or log changed since the last save.
+    pub dirty: bool,
+    pub persister: Arc<Persister>,
+}
+
+/// A snapshot waiting for the applier.
+pub(crate) struct PendingSnapshot {
+    pub index: u64,
+    pub term: u64,
+    pub data: Vec<u8>,
+}
+
+pub(crate) enum Role {
+    Follower,
+    /// `votes[i]`: peer i granted its vote in this term.
+    Candidate {
+        votes: Vec<bool>,
+    },
+    Leader(Leadership),
+}
+
+/// A leader's view of its followers.
+pub(crate) struct Leadership {
+    /// Indexed by peer; the leader's own slot is unused.
+    pub progress: Vec<Progress>,
+    pub heartbeat_due: Instant,
+}
+
+/// How far one follower's log is known to match the leader's.
+pub(crate) struct Progress {
+    pub next_index: u64,
+    pub match_index: u64,
+    /// Numbers the sends to this follower; a reply with the latest number
+    /// ends the wait for it.
+    pub seq: u64,
+    /// The latest send is unanswered: new entries wait for its reply (or
+    /// the next heartbeat) instead of going out again at once.
+    pub in_flight: bool,
+    /// The latest send failed in the network: further sends wait for the
+    /// next heartbeat, so a cut-off follower costs ten RPCs a second.
+    pub unreachable: bool,
+    /// The commit index the follower was last told.
+    pub commit_sent: u64,
+    /// When the follower last answered in this term.
+    pub last_heard: Instant,
+}
+
+impl Core {
+    /// A peer restored from what `persister` holds (a fresh peer if empty).
+    pub fn restore(me: usize, peer_count: usize, persister: Arc<Persister>) -> Core {
+        let saved = persister.raft_state();
+        let durable = Durable::decode(&saved).unwrap_or_else(|e| {
+            panic!(
+                "S{me}: cannot restore: the saved Raft state ({} bytes) does not decode \
+                 as term, vote, snapshot position and log: {e}",
+                saved.len()
+            )
+        });
+        let (term, voted_for) = (durable.term, durable.voted_for);
+        let log = durable.into_log();
+        let pending_snapshot = (log.snapshot_index() > 0).then(|| PendingSnapshot {
+            index: log.snapshot_index(),
+            term: log.snapshot_term(),
+            data: persister.snapshot(),
+        });
+        let core = Core {
+            me,
+            peer_count,
+            term,
+            voted_for,
+            commit_index: log.snapshot_index(),
+            last_applied: log.snapshot_index(),
+            log,
+            role: Role::Follower,
+            pending_snapshot,
+            election_deadline: Instant::now() + timing::election_timeout(),
+            dirty: false,
+            persister,
+        };
+        peer_log!(
+            debug,
+            core,
+            "start: vote {:?}, log {}..={}",
+            core.voted_for,
+            core.log.snapshot_index(),
+            core.log.last_index()
+        );
+        core
+    }
+
+    /// Votes (or matching logs) needed to decide anything.
+    pub fn majority(&self) -> usize {
+        self.peer_count / 2 + 1
+    }
+
+    pub fn is_leader(&self) -> bool {
+        matches!(self.role, Role::Leader(_))
+    }
+
+    /// The other peers' numbers.
+    pub fn others(&self) -> impl Iterator<Item = usize> {
+        let me = self.me;
+        (0..self.peer_count).filter(move |&peer| peer != me)
+    }
+
+    /// Adopts `term` if it is newer than ours (Figure 2, "all servers"),
+    /// stepping down to follower with no vote cast yet.
+    pub fn observe_term(&mut self, term: u64, now: Instant) {
+        if term > self.term {
+            self.term = term;
+            self.voted_for = None;
+            self.dirty = true;
+            self.become_follower(now);
+        }
+    }
+
+    /// Becomes a follower in the current term. A leader that steps down
+    /// gives the new leader a full election timeout before it stands itself.
+    pub fn become_follower(&mut self, now: Instant) {
+        match self.role {
+            Role::Follower => {}
+            Role::Candidate { .. } => {
+                peer_log!(debug, self, "candidate steps down to follower");
+                self.role = Role::Follower;
+            }
+            Role::Leader(_) => {
+                peer_log!(debug, self, "leader steps down to follower");
+                self.role = Role::Follower;
+                self.reset_election_deadline(now);
+            }
+        }
+    }
+
+    pub fn reset_election_deadline(&mut self, now: Instant) {
+        self.election_deadline = now + timing::election_timeout();
+    }
+
+    /// When the driver must next act on its own: a leader's heartbeat, or
+    /// anyone else's election timeout.
+    pub fn next_deadline(&self) -> Instant {
+        match &self.role {
+            Role::Leader(leadership) => leadership.heartbeat_due,
+            _ => self.election_deadline,
+        }
+    }
+
+    /// Acts on whichever timer has passed: an election timeout starts an
+    /// election, a leader's heartbeat goes to every follower.
+    pub fn on_timers(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
+        if !self.is_leader() && now >= self.election_deadline {
+            self.start_election(now, out);
+        }
+        if let Role::Leader(leadership) = &mut self.role {
+            if now >= leadership.heartbeat_due {
+                leadership.heartbeat_due = now + HEARTBEAT_INTERVAL;
+                self.broadcast(out);
+            }
+        }
+    }
+
+    /// Saves term, vote and log if they changed since the last save.
+    pub fn flush(&mut self) {
+        if self.dirty {
+            self.save(None);
+        }
+    }
+
+    /// Saves term, vote and log now, with a new snapshot when `Some`.
+    pub fn save(&mut self, snapshot: Option<Vec<u8>>) {
+        let state = persist::encode(self.term, self.voted_for, &self.log);
+        self.persister.save(state, snapshot);
+        self.dirty = false;
+    }
+}
+
+impl Leadership {
+    /// A new leader's view: every follower presumed up to date (Figure 2)
+    /// and in contact, and a heartbeat due at once to claim leadership.
+    pub fn new(peer_count: usize, last_index: u64, now: Instant) -> Leadership {
+        let progress = (0..peer_count)
+            .map(|_| Progress {
+                next_index: last_index + 1,
+                match_index: 0,
+                seq: 0,
+                in_flight: false,
+                unreachable: false,
+                commit_sent: 0,
+                last_heard: now,
+            })
+            .collect();
+        Leadership {
+            progress,
+            heartbeat_due: now,
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! How often a peer acts: heartbeats, election timeouts, batch sizes.
+
+use std::time::Duration;
+
+use rand::Rng;
+
+/// A leader's heartbeat period: the tests allow at most ten per second per
+/// follower.
+pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Election timeouts are drawn from this range (ms). Several heartbeats fit
+/// in the shortest, so one or two lost heartbeats do not start an election,
+/// and the longest leaves room for split votes within the tests' 5 s bound.
+const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
+
+/// A leader that has heard from no majority of its peers for this long
+/// declines new commands: they could not commit until it hears from a
+/// majority again, and it has most likely been replaced. Several
+/// heartbeats long, so lost messages alone rarely trigger it.
+pub(crate) const QUORUM_TIMEOUT: Duration = Duration::from_millis(400);
+
+/// The most entries one AppendEntries carries, so a far-behind follower
+/// catches up in bounded steps rather than one huge message.
+pub(crate) const MAX_ENTRIES_PER_APPEND: usize = 512;
+
+/// The most committed entries the applier takes per turn of the lock.
+pub(crate) const MAX_APPLY_BATCH: u64 = 256;
+
+/// A fresh random election timeout.
+pub(crate) fn election_timeout() -> Duration {
+    Duration::from_millis(rand::rng().random_range(ELECTION_TIMEOUT_MS))
+}

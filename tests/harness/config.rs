@@ -1,0 +1,397 @@
+//! The Raft test configuration: n peers over one labrpc network, and the
+//! faults tests inflict on them (partitions, crashes, restarts).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use labrpc::{ClientEnd, Network, Server};
+use parking_lot::Mutex;
+use raft::{Persister, Raft};
+use rand::distr::{Alphanumeric, SampleString};
+
+use crate::applier::{AppliedLogs, ApplierThread};
+use crate::{Cmd, Session};
+
+/// MIT's `RaftElectionTimeout`: tests allow this long for an election.
+pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a killed instance's applier may take to finish its last
+/// `Raft::snapshot` call before the test fails.
+const APPLIER_STOP_PATIENCE: Duration = Duration::from_secs(5);
+
+/// Whether the network loses, delays and reorders messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Net {
+    /// Every message arrives, at once.
+    Reliable,
+    /// Messages are delayed 0-26 ms, and requests and replies are each
+    /// lost with probability 0.1.
+    Unreliable,
+}
+
+/// What the harness does with each peer's applied messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Applier {
+    /// Check order and cross-peer agreement (2A-2C).
+    Checking,
+    /// Check as well, and call `Raft::snapshot` every
+    /// [`SNAPSHOT_INTERVAL`](crate::SNAPSHOT_INTERVAL) indices (2D).
+    Snapshotting,
+}
+
+/// A Raft cluster under test: `n` peers on one labrpc network with long
+/// delays on (a call to a disconnected peer takes up to 7 s to fail, so a
+/// peer that waits on RPCs synchronously is too slow).
+///
+/// Creating it starts the test's [`Session`] (one test at a time, a 120 s
+/// limit, a failure report), then starts and connects every peer. Every
+/// method takes `&self`, so client threads of a test can share it. Check
+/// methods panic with a message for the student when Raft misbehaves,
+/// including violations the appliers recorded since the last call.
+/// Dropping it kills every peer and stops the network.
+pub struct Config {
+    n: usize,
+    net: Network,
+    snapshots: bool,
+    peers: Mutex<Vec<Peer>>,
+    logs: Arc<Mutex<AppliedLogs>>,
+    mark: Mutex<Mark>,
+    /// The last field, so it is dropped (and the next test may start)
+    /// only after the peers are dead.
+    session: Session,
+}
+
+/// One peer slot: the current instance, if up, and what outlives it.
+struct Peer {
+    raft: Option<Raft>,
+    applier: Option<ApplierThread>,
+    persister: Arc<Persister>,
+    /// The current instance's outgoing ends, `end_names[j]` reaching peer j;
+    /// fresh random names at every start, so a crashed instance's ends
+    /// reach nobody.
+    end_names: Vec<String>,
+    connected: bool,
+}
+
+/// The counters at `begin`, for the Passed line.
+struct Mark {
+    at: Instant,
+    rpcs: usize,
+    bytes: u64,
+    cmds: u64,
+}
+
+/// Fails the test with `message`, blaming the test line that called the
+/// harness.
+#[track_caller]
+pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
+    panic!("{message}")
+}
+
+fn server_name(peer: usize) -> String {
+    format!("server-{peer}")
+}
+
+fn fresh_end_name() -> String {
+    Alphanumeric.sample_string(&mut rand::rng(), 20)
+}
+
+impl Config {
+    /// Starts a test with `n` connected peers.
+    #[track_caller]
+    pub fn new(n: usize, net: Net, applier: Applier) -> Config {
+        let session = Session::start();
+        let network = Network::new();
+        session.set_seed(network.seed());
+        network.set_reliable(net == Net::Reliable);
+        network.set_long_delays(true);
+        let cfg = Config {
+            n,
+            net: network,
+            snapshots: applier == Applier::Snapshotting,
+            peers: Mutex::new(
+                (0..n)
+                    .map(|_| Peer {
+                        raft: None,
+                        applier: None,
+                        persister: Arc::new(Persister::new()),
+                        end_names: Vec::new(),
+                        connected: false,
+                    })
+                    .collect(),
+            ),
+            logs: Arc::new(Mutex::new(AppliedLogs::new(n))),
+            mark: Mutex::new(Mark {
+                at: Instant::now(),
+                rpcs: 0,
+                bytes: 0,
+                cmds: 0,
+            }),
+            session,
+        };
+        for i in 0..n {
+            cfg.start1(i);
+        }
+        for i in 0..n {
+            cfg.connect(i);
+        }
+        cfg
+    }
+
+    /// The number of peers.
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// Prints `Test (2X): <desc> ...` and starts the counters of the
+    /// Passed line.
+    pub fn begin(&self, desc: &str) {
+        self.session.begin(desc);
+        *self.mark.lock() = Mark {
+            at: Instant::now(),
+            rpcs: self.rpc_total(),
+            bytes: self.bytes_total(),
+            cmds: self.logs.lock().max_index(),
+        };
+    }
+
+    /// Declares the test passed, after a last check, and prints
+    /// `  ... Passed --  time  peers  rpcs  bytes  cmds` (since `begin`).
+    #[track_caller]
+    pub fn end(&self) {
+        self.check();
+        let summary = {
+            let mark = self.mark.lock();
+            format!(
+                "{:4.1}  {} {:4} {:7} {:4}",
+                mark.at.elapsed().as_secs_f64(),
+                self.n,
+                self.rpc_total() - mark.rpcs,
+                self.bytes_total() - mark.bytes,
+                self.logs.lock().max_index() - mark.cmds,
+            )
+        };
+        self.session.passed(&summary);
+    }
+
+    /// Prints a warning that does not fail the test.
+    pub fn warn(&self, message: &str) {
+        self.session.warn(message);
+    }
+
+    /// Fails the test if it is over its time limit or an applier recorded
+    /// a violation. Every check calls it first.
+    #[track_caller]
+    pub(crate) fn check(&self) {
+        self.session.check_time();
+        if let Some(violation) = self.logs.lock().violation() {
+            fail(format!("apply error: {violation}"));
+        }
+    }
+
+    /// Connects peer `i`: enables its ends to the connected peers and
+    /// theirs to it.
+    pub fn connect(&self, i: usize) {
+        log::debug!("S{i} [harness] connected");
+        let mut peers = self.peers.lock();
+        peers[i].connected = true;
+        for j in 0..self.n {
+            if peers[j].connected {
+                self.enable_ends(&peers, i, j, true);
+            }
+        }
+    }
+
+    /// Disconnects peer `i` from every other peer, both directions.
+    pub fn disconnect(&self, i: usize) {
+        log::debug!("S{i} [harness] disconnected");
+        self.cut_off(i);
+    }
+
+    fn cut_off(&self, i: usize) {
+        let mut peers = self.peers.lock();
+        peers[i].connected = false;
+        for j in 0..self.n {
+            self.enable_ends(&peers, i, j, false);
+        }
+    }
+
+    /// Enables or disables the ends from `i` to `j` and from `j` to `i`.
+    fn enable_ends(&self, peers: &[Peer], i: usize, j: usize, enabled: bool) {
+        for name in [peers[i].end_names.get(j), peers[j].end_names.get(i)]
+            .into_iter()
+            .flatten()
+        {
+            self.net.enable(name, enabled);
+        }
+    }
+
+    /// Crashes peer `i`: disconnects it, deletes its server so no reply of
+    /// the old instance arrives, keeps a copy of its persisted state that
+    /// the old instance cannot overwrite, and kills it. A peer already
+    /// down is left down.
+    #[track_caller]
+    pub fn crash1(&self, i: usize) {
+        if let Err(problem) = self.shut_down(i) {
+            fail(problem);
+        }
+    }
+
+    fn shut_down(&self, i: usize) -> Result<(), String> {
+        self.cut_off(i);
+        self.net.delete_server(&server_name(i));
+        let (raft, applier) = {
+            let mut peers = self.peers.lock();
+            let peer = &mut peers[i];
+            peer.persister = Arc::new(peer.persister.copy());
+            (peer.raft.take(), peer.applier.take())
+        };
+        if let Some(raft) = raft {
+            log::debug!("S{i} [harness] crashed");
+            raft.kill();
+        }
+        match applier {
+            Some(applier) => applier.stop(APPLIER_STOP_PATIENCE),
+            None => Ok(()),
+        }
+    }
+
+    /// (Re)starts peer `i` from its persisted state, with fresh ends, a
+    /// fresh applier, and its "Raft" service on a new server. It is left
+    /// disconnected: call [`connect`](Config::connect). If a snapshot was
+    /// saved, the harness restores it first, as a KV server would.
+    #[track_caller]
+    pub fn start1(&self, i: usize) {
+        self.crash1(i);
+        let names: Vec<String> = (0..self.n).map(|_| fresh_end_name()).collect();
+        let ends: Vec<ClientEnd> = names
+            .iter()
+            .enumerate()
+            .map(|(j, name)| {
+                let end = self.net.make_end(name);
+                self.net.connect(name, &server_name(j));
+                end
+            })
+            .collect();
+        let persister = {
+            let mut peers = self.peers.lock();
+            peers[i].end_names = names;
+            Arc::clone(&peers[i].persister)
+        };
+        if let Err(problem) = self.logs.lock().restart(i, &persister.snapshot()) {
+            fail(format!("restarting S{i}: {problem}"));
+        }
+        log::debug!("S{i} [harness] started");
+        let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
+        let raft = Raft::new(ends, i, persister, apply_tx);
+        let applier = ApplierThread::spawn(
+            i,
+            raft.clone(),
+            apply_rx,
+            Arc::clone(&self.logs),
+            self.snapshots,
+        );
+        let mut server = Server::new();
+        server.add_service(raft.service());
+        self.net.add_server(&server_name(i), server);
+        let mut peers = self.peers.lock();
+        peers[i].raft = Some(raft);
+        peers[i].applier = Some(applier);
+    }
+
+    /// Whether peer `i` is running (started and not crashed).
+    pub fn is_up(&self, i: usize) -> bool {
+        self.peers.lock()[i].raft.is_some()
+    }
+
+    /// Whether peer `i` is connected.
+    pub fn is_connected(&self, i: usize) -> bool {
+        self.peers.lock()[i].connected
+    }
+
+    /// Calls `start(cmd)` on peer `i`: `Some((index, term))` if it accepted
+    /// the command as leader, `None` if it refused or is down.
+    pub fn start(&self, i: usize, cmd: impl Into<Cmd>) -> Option<(u64, u64)> {
+        self.raft(i)?.start(cmd.into().encode())
+    }
+
+    /// Peer `i`'s `(term, is_leader)`, or `None` if it is down.
+    pub fn state(&self, i: usize) -> Option<(u64, bool)> {
+        Some(self.raft(i)?.get_state())
+    }
+
+    /// The current instance of peer `i`, if up.
+    pub(crate) fn raft(&self, i: usize) -> Option<Raft> {
+        self.peers.lock()[i].raft.clone()
+    }
+
+    /// The current instance of peer `i`, if up and connected.
+    pub(crate) fn connected_raft(&self, i: usize) -> Option<Raft> {
+        let peers = self.peers.lock();
+        peers[i].raft.clone().filter(|_| peers[i].connected)
+    }
+
+    /// The running instances of the connected peers.
+    pub(crate) fn connected_rafts(&self) -> Vec<(usize, Raft)> {
+        let peers = self.peers.lock();
+        let connected = peers.iter().enumerate().filter(|(_, p)| p.connected);
+        connected
+            .filter_map(|(i, p)| Some((i, p.raft.clone()?)))
+            .collect()
+    }
+
+    /// The running instances.
+    pub(crate) fn up_rafts(&self) -> Vec<(usize, Raft)> {
+        let peers = self.peers.lock();
+        let up = peers.iter().enumerate();
+        up.filter_map(|(i, p)| Some((i, p.raft.clone()?))).collect()
+    }
+
+    /// The applied logs, for the checks.
+    pub(crate) fn logs(&self) -> &Mutex<AppliedLogs> {
+        &self.logs
+    }
+
+    /// Makes the network reliable or not.
+    pub fn set_unreliable(&self, unreliable: bool) {
+        self.net.set_reliable(!unreliable);
+    }
+
+    /// Switches long reordering of replies on or off.
+    pub fn set_long_reordering(&self, on: bool) {
+        self.net.set_long_reordering(on);
+    }
+
+    /// RPCs that reached peer `i`'s current server.
+    pub fn rpc_count(&self, i: usize) -> usize {
+        self.net.rpc_count(&server_name(i))
+    }
+
+    /// Every RPC sent on the network so far, delivered or not.
+    pub fn rpc_total(&self) -> usize {
+        self.net.total_count()
+    }
+
+    /// Request and reply bytes sent on the network so far.
+    pub fn bytes_total(&self) -> u64 {
+        self.net.total_bytes()
+    }
+
+    /// The largest persisted Raft state of any peer, in bytes.
+    pub fn log_size(&self) -> usize {
+        let peers = self.peers.lock();
+        let sizes = peers.iter().map(|p| p.persister.raft_state_size());
+        sizes.max().unwrap_or(0)
+    }
+}
+
+impl Drop for Config {
+    fn drop(&mut self) {
+        for i in 0..self.n {
+            if let Err(problem) = self.shut_down(i) {
+                eprintln!("cleanup: {problem}");
+            }
+        }
+        self.net.cleanup();
+    }
+}
