@@ -2,11 +2,10 @@
 
 mod common;
 
-use std::sync::Arc;
 use std::thread;
 
 use common::*;
-use labrpc::{RpcError, Service};
+use labrpc::{ClientEnd, RpcError, Service};
 
 #[test]
 fn basic_call() {
@@ -111,39 +110,16 @@ fn byte_counts_cover_requests_and_delivered_replies() {
     net.cleanup();
 }
 
-#[test]
-fn many_concurrent_clients() {
-    let net = network_with(5, vec![math_service()]);
-    let workers: Vec<_> = (0..32)
-        .map(|c| {
-            let end = end_to_server(&net, &format!("client-{c}"));
+/// Calls `Math.Double` `calls` times on each end, each end on its own
+/// thread, checking every reply.
+fn double_concurrently(ends: Vec<ClientEnd>, calls: u64) {
+    let workers: Vec<_> = ends
+        .into_iter()
+        .enumerate()
+        .map(|(t, end)| {
             thread::spawn(move || {
-                for x in 0..100u64 {
-                    assert_eq!(
-                        end.call::<u64, u64>("Math.Double", &(c * 1000 + x)),
-                        Ok(2 * (c * 1000 + x))
-                    );
-                }
-            })
-        })
-        .collect();
-    for worker in workers {
-        worker.join().unwrap();
-    }
-    assert_eq!(net.rpc_count(SERVER), 3200);
-    net.cleanup();
-}
-
-#[test]
-fn many_concurrent_calls_on_one_end() {
-    let (net, end) = math_network();
-    let end = Arc::new(end);
-    let workers: Vec<_> = (0..16u64)
-        .map(|t| {
-            let end = Arc::clone(&end);
-            thread::spawn(move || {
-                for x in 0..200u64 {
-                    let arg = t * 10_000 + x;
+                for x in 0..calls {
+                    let arg = t as u64 * 10_000 + x;
                     assert_eq!(end.call::<u64, u64>("Math.Double", &arg), Ok(2 * arg));
                 }
             })
@@ -152,6 +128,23 @@ fn many_concurrent_calls_on_one_end() {
     for worker in workers {
         worker.join().unwrap();
     }
+}
+
+#[test]
+fn many_concurrent_clients() {
+    let net = network_with(5, vec![math_service()]);
+    let ends = (0..32)
+        .map(|c| end_to_server(&net, &format!("client-{c}")))
+        .collect();
+    double_concurrently(ends, 100);
+    assert_eq!(net.rpc_count(SERVER), 3200);
+    net.cleanup();
+}
+
+#[test]
+fn many_concurrent_calls_on_one_end() {
+    let (net, end) = math_network();
+    double_concurrently(vec![end; 16], 200);
     assert_eq!(net.rpc_count(SERVER), 3200);
     net.cleanup();
 }

@@ -4,12 +4,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use labrpc::{ClientEnd, Network, Server};
+use labrpc::{Network, Server};
 use parking_lot::Mutex;
 use raft::{Persister, Raft};
-use rand::distr::{Alphanumeric, SampleString};
 
 use crate::applier::{AppliedLogs, ApplierThread};
+use crate::ends::{fresh_ends, server_name};
 use crate::{Cmd, Session};
 
 /// MIT's `RaftElectionTimeout`: tests allow this long for an election.
@@ -86,14 +86,6 @@ struct Mark {
 #[track_caller]
 pub(crate) fn fail(message: impl std::fmt::Display) -> ! {
     panic!("{message}")
-}
-
-fn server_name(peer: usize) -> String {
-    format!("server-{peer}")
-}
-
-fn fresh_end_name() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 20)
 }
 
 impl Config {
@@ -263,16 +255,7 @@ impl Config {
     #[track_caller]
     pub fn start1(&self, i: usize) {
         self.crash1(i);
-        let names: Vec<String> = (0..self.n).map(|_| fresh_end_name()).collect();
-        let ends: Vec<ClientEnd> = names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &server_name(j));
-                end
-            })
-            .collect();
+        let (names, ends) = fresh_ends(&self.net, self.n);
         let persister = {
             let mut peers = self.peers.lock();
             peers[i].end_names = names;

@@ -26,6 +26,7 @@ mod checks;
 mod cmd;
 mod completion;
 mod config;
+mod ends;
 pub mod kv;
 pub mod linearizability;
 mod logcapture;

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kvraft::{Clerk, KvServer};
-use labrpc::{ClientEnd, Network, Server};
+use labrpc::{Network, Server};
 use parking_lot::Mutex;
 use raft::Persister;
-use rand::distr::{Alphanumeric, SampleString};
 use rand::seq::SliceRandom;
 
 use super::clerk::{ClerkEnds, TestClerk};
 use crate::config::fail;
+use crate::ends::{fresh_ends, server_name};
 use crate::linearizability::{assert_kv_linearizable, KvRecorder};
 use crate::{Net, Session};
 
@@ -61,14 +61,6 @@ struct Mark {
     at: Instant,
     rpcs: usize,
     ops: usize,
-}
-
-fn server_name(i: usize) -> String {
-    format!("server-{i}")
-}
-
-fn fresh_end_name() -> String {
-    Alphanumeric.sample_string(&mut rand::rng(), 20)
 }
 
 impl Config {
@@ -161,16 +153,7 @@ impl Config {
     /// A clerk with its own ends to every server, handed to it in random
     /// order, of which only those to the servers in `to` are enabled.
     pub fn make_client(&self, to: &[usize]) -> TestClerk {
-        let end_names: Vec<String> = (0..self.n).map(|_| fresh_end_name()).collect();
-        let mut ends: Vec<ClientEnd> = end_names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &server_name(j));
-                end
-            })
-            .collect();
+        let (end_names, mut ends) = fresh_ends(&self.net, self.n);
         ends.shuffle(&mut rand::rng());
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
         let clerk = TestClerk::new(
@@ -289,16 +272,7 @@ impl Config {
     /// [`connect`](Config::connect).
     pub fn start_server(&self, i: usize) {
         self.shutdown_server(i);
-        let end_names: Vec<String> = (0..self.n).map(|_| fresh_end_name()).collect();
-        let ends: Vec<ClientEnd> = end_names
-            .iter()
-            .enumerate()
-            .map(|(j, name)| {
-                let end = self.net.make_end(name);
-                self.net.connect(name, &server_name(j));
-                end
-            })
-            .collect();
+        let (end_names, ends) = fresh_ends(&self.net, self.n);
         let persister = {
             let mut servers = self.servers.lock();
             servers[i].end_names = end_names;
