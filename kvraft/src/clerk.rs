@@ -1,6 +1,7 @@
 //! The client library: sends each operation to the leader, retrying until
 //! some server executes it.
 
+// @solution 3A
 use std::thread;
 use std::time::Duration;
 
@@ -13,6 +14,9 @@ use crate::rpc::{Op, Reply, Request, EXECUTE};
 /// leader yet, or all unreachable), so an election is not met by a storm
 /// of requests.
 const ROUND_BACKOFF: Duration = Duration::from_millis(20);
+// @stub
+//> use labrpc::ClientEnd;
+// @end
 
 /// A client of the KV service.
 ///
@@ -32,11 +36,17 @@ const ROUND_BACKOFF: Duration = Duration::from_millis(20);
 /// # }
 /// ```
 pub struct Clerk {
+    // @solution 3A
     servers: Vec<ClientEnd>,
     /// Random, so clerks need no coordination to be told apart.
     client: u64,
     next_seq: u64,
     leader: usize,
+    // @stub
+    //> // Your code here (3A): e.g. the clerk's id, its next sequence number,
+    //> // and which server led last.
+    //> servers: Vec<ClientEnd>,
+    // @end
 }
 
 impl Clerk {
@@ -48,36 +58,60 @@ impl Clerk {
     /// If `servers` is empty.
     pub fn new(servers: Vec<ClientEnd>) -> Clerk {
         assert!(!servers.is_empty(), "a Clerk needs at least one server");
+        // @solution 3A
         Clerk {
             servers,
             client: rand::rng().random(),
             next_seq: 1,
             leader: 0,
         }
+        // @stub
+        //> // Your code here (3A).
+        //> Clerk { servers }
+        // @end
     }
 
     /// The current value of `key`, or `""` if it was never written.
     pub fn get(&mut self, key: &str) -> String {
+        // @solution 3A
         self.execute(Op::Get {
             key: key.to_string(),
         })
+        // @stub
+        //> // Your code here (3A): try the servers until one executes it.
+        //> panic!(
+        //>     "3A: Clerk::get is not implemented (get {key:?} on {} servers)",
+        //>     self.servers.len()
+        //> )
+        // @end
     }
 
     /// Sets `key` to `value`.
     pub fn put(&mut self, key: &str, value: &str) {
+        // @solution 3A
         self.execute(Op::Put {
             key: key.to_string(),
             value: value.to_string(),
         });
+        // @stub
+        //> // Your code here (3A).
+        //> panic!("3A: Clerk::put is not implemented (put {value:?} in {key:?})")
+        // @end
     }
 
     /// Appends `value` to the value of `key` (a missing key counts as `""`).
     pub fn append(&mut self, key: &str, value: &str) {
+        // @solution 3A
         self.execute(Op::Append {
             key: key.to_string(),
             value: value.to_string(),
         });
+        // @stub
+        //> // Your code here (3A).
+        //> panic!("3A: Clerk::append is not implemented (append {value:?} to {key:?})")
+        // @end
     }
+    // @solution 3A
 
     fn execute(&mut self, op: Op) -> String {
         let request = Request {
@@ -112,4 +146,6 @@ impl Clerk {
             }
         }
     }
+    // @stub
+    // @end
 }

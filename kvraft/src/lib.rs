@@ -67,11 +67,22 @@
 //! ```
 
 mod clerk;
+// @solution 3A
 mod pending;
 mod rpc;
+// @stub
+//> // Your code here (3A): add your own modules (e.g. `mod rpc;` for what a
+//> // clerk sends a server).
+// @end
 mod server;
+// @solution 3B
 mod snapshot;
+// @stub
+// @end
+// @solution 3A
 mod state_machine;
+// @stub
+// @end
 
 pub use clerk::Clerk;
 pub use server::KvServer;

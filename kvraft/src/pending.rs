@@ -1,3 +1,4 @@
+// @solution-file 3A
 //! Requests a leader has started in Raft and whose RPC handlers wait for
 //! them to be applied, keyed by the log index `Raft::start` returned.
 

@@ -1,3 +1,4 @@
+// @solution-file 3A
 //! What travels between a clerk and a server, and through the Raft log.
 
 use serde::{Deserialize, Serialize};

@@ -1,6 +1,7 @@
 //! The KV server: starts requests in Raft, applies what commits, answers
 //! the waiting requests, and snapshots when the Raft state grows too big.
 
+// @solution 3A
 use std::iter;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -27,6 +28,13 @@ const LEADERSHIP_CHECK: Duration = Duration::from_millis(20);
 /// majority moves on.
 const COMMIT_TIMEOUT: Duration = Duration::from_millis(500);
 
+// @stub
+//> use std::sync::Arc;
+//>
+//> use labrpc::{ClientEnd, Service};
+//> use raft::{Persister, Raft};
+//>
+// @end
 /// One replica of the key/value service: a Raft peer plus the state
 /// machine it drives.
 ///
@@ -40,9 +48,16 @@ const COMMIT_TIMEOUT: Duration = Duration::from_millis(500);
 /// clerk, the highest sequence number applied, and skips retries. That
 /// table is part of the log's effect, and so of every snapshot.
 pub struct KvServer {
+    // @solution 3A
     shared: Arc<Shared>,
     applier: Mutex<Option<JoinHandle<()>>>,
+    // @stub
+    //> // Your code here (3A): the state machine, the requests waiting for
+    //> // their entry to be applied, the duplicate table...
+    //> raft: Raft,
+    // @end
 }
+// @solution 3A
 
 struct Shared {
     me: usize,
@@ -63,6 +78,8 @@ struct Applied {
     last_applied: u64,
     pending: PendingOps,
 }
+// @stub
+// @end
 
 impl KvServer {
     /// Starts replica `me` of a KV service whose replicas are reached
@@ -80,6 +97,7 @@ impl KvServer {
         persister: Arc<Persister>,
         max_raft_state: Option<usize>,
     ) -> KvServer {
+        // @solution 3A
         let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         let raft = Raft::new(servers, me, Arc::clone(&persister), apply_tx);
@@ -103,26 +121,47 @@ impl KvServer {
             shared,
             applier: Mutex::new(Some(applier)),
         }
+        // @stub
+        //> // Your code here (3A): start a thread that applies what Raft
+        //> // delivers on its apply channel (3B: and snapshots when
+        //> // `max_raft_state` is reached).
+        //> let _ = max_raft_state;
+        //> let (apply_tx, _apply_rx) = crossbeam_channel::unbounded();
+        //> KvServer {
+        //>     raft: Raft::new(servers, me, persister, apply_tx),
+        //> }
+        // @end
     }
 
     /// The labrpc services to register on this replica's server: `"KV"`
     /// (method `"Execute"`, called by [`Clerk`](crate::Clerk)) and `"Raft"`.
     pub fn services(&self) -> Vec<Service> {
+        // @solution 3A
         let shared = Arc::clone(&self.shared);
         let kv =
             Service::new(SERVICE).handle(METHOD, move |request: Request| shared.execute(request));
         vec![kv, self.shared.raft.service()]
+        // @stub
+        //> // Your code here (3A): add the "KV" service with the handler your
+        //> // Clerk calls.
+        //> vec![self.raft.service()]
+        // @end
     }
 
     /// This replica's Raft peer. The test harness asks it who leads
     /// (`get_state`), e.g. to put the leader in a minority partition.
     pub fn raft(&self) -> &Raft {
+        // @solution 3A
         &self.shared.raft
+        // @stub
+        //> &self.raft
+        // @end
     }
 
     /// Stops the replica: kills its Raft peer, stops applying, and answers
     /// every waiting request "wrong leader". Calling it again does nothing.
     pub fn kill(&self) {
+        // @solution 3A
         self.shared.killed.store(true, Ordering::SeqCst);
         self.shared.raft.kill();
         drop(self.shared.stop.lock().take());
@@ -133,8 +172,13 @@ impl KvServer {
         }
         self.shared.state.lock().pending.fail_all();
         log::debug!("S{}: KV server killed", self.shared.me);
+        // @stub
+        //> // Your code here (3A): also stop your threads.
+        //> self.raft.kill();
+        // @end
     }
 }
+// @solution 3A
 
 impl Shared {
     /// The `"KV.Execute"` handler.
@@ -293,3 +337,5 @@ impl Shared {
         self.raft.snapshot(index, data);
     }
 }
+// @stub
+// @end

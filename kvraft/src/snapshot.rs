@@ -1,3 +1,4 @@
+// @solution-file 3B
 //! The snapshot a KV server hands to Raft: its whole state machine,
 //! duplicate table included, so exactly-once survives log trimming.
 

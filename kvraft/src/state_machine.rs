@@ -1,3 +1,4 @@
+// @solution-file 3A
 //! The replicated state: the key/value map and the duplicate table, changed
 //! only by applying committed requests in log order.
 

@@ -1,5 +1,6 @@
 //! What a peer hands its service, and the thread that hands it over.
 
+// @solution 2B
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,8 @@ use crate::shared::Shared;
 use crate::state::Core;
 use crate::timing::MAX_APPLY_BATCH;
 
+// @stub
+// @end
 /// A message from Raft to its service on the apply channel.
 ///
 /// Messages arrive in strictly increasing index order without gaps; a
@@ -37,6 +40,7 @@ pub enum ApplyMsg {
         data: Vec<u8>,
     },
 }
+// @solution 2B
 
 /// How long a send to a full apply channel waits before it checks whether
 /// the peer was killed meanwhile.
@@ -122,3 +126,7 @@ impl Core {
         batch
     }
 }
+// @stub
+//> // Your code here (2B): a thread that sends each committed entry, in
+//> // order, on the apply channel given to `Raft::new`.
+// @end

@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! The driver thread: a peer's only sender of RPCs. It wakes on its
 //! timers, on replies (which arrive as events) and on new commands, and
 //! sends what the protocol then calls for.

@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! Leader election: standing as a candidate, voting, and winning.
 
 use std::time::Instant;

@@ -1,3 +1,4 @@
+// @solution-file 2B
 //! A follower's side of log replication: the AppendEntries handler.
 
 use std::time::Instant;

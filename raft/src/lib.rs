@@ -54,17 +54,27 @@
 //! net.cleanup();
 //! ```
 
+// @solution 2A
 #[macro_use]
 mod logging;
 
+// @stub
+// @end
 mod apply;
+// @solution 2A
+mod bytes;
 mod driver;
 mod election;
 mod follower;
 mod log;
 mod persist;
+// @stub
+//> // Your code here (2A): add your own modules (e.g. `mod rpc;` for the
+//> // RequestVote and AppendEntries arguments and replies).
+// @end
 mod persister;
 mod raft;
+// @solution 2A
 mod replication;
 mod rpc;
 mod rules;
@@ -72,6 +82,8 @@ mod shared;
 mod snapshot;
 mod state;
 mod timing;
+// @stub
+// @end
 
 pub use crate::apply::ApplyMsg;
 pub use crate::persister::Persister;

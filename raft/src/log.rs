@@ -1,3 +1,4 @@
+// @solution-file 2B
 //! The replicated log as one peer holds it: the entries after its snapshot,
 //! addressed by their absolute Raft index (the first entry is index 1).
 
@@ -7,6 +8,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Entry {
     pub term: u64,
+    #[serde(with = "crate::bytes")]
     pub command: Vec<u8>,
 }
 
@@ -18,21 +20,33 @@ const SPARE_SLOTS: usize = 64;
 ///
 /// Terms never decrease along a Raft log, which lets the term searches
 /// below use binary search.
+///
+/// The log also keeps the entries' encoding up to date as it changes: a
+/// peer saves its whole log on every change, and copying the encoding
+/// costs far less than encoding thousands of entries again.
 #[derive(Debug, Default)]
 pub(crate) struct Log {
     snapshot_index: u64,
     snapshot_term: u64,
     entries: Vec<Entry>,
+    /// The postcard encoding of `entries`, one after the other.
+    encoded: Vec<u8>,
+    /// Where each entry's encoding starts in `encoded`.
+    starts: Vec<usize>,
 }
 
 impl Log {
     /// A log restored from its persisted parts.
     pub fn from_parts(snapshot_index: u64, snapshot_term: u64, entries: Vec<Entry>) -> Log {
-        Log {
+        let mut log = Log {
             snapshot_index,
             snapshot_term,
-            entries,
+            ..Log::default()
+        };
+        for entry in entries {
+            log.append(entry);
         }
+        log
     }
 
     /// The last index the snapshot covers; 0 without a snapshot.
@@ -48,6 +62,12 @@ impl Log {
     /// The entries after the snapshot, oldest first.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
+    }
+
+    /// The postcard encoding of [`entries`](Log::entries), without the
+    /// length that precedes a sequence.
+    pub fn encoded_entries(&self) -> &[u8] {
+        &self.encoded
     }
 
     /// The index of the last entry, whether in the snapshot or not.
@@ -82,6 +102,10 @@ impl Log {
 
     /// Appends `entry` and returns its index.
     pub fn append(&mut self, entry: Entry) -> u64 {
+        self.starts.push(self.encoded.len());
+        let encoded = std::mem::take(&mut self.encoded);
+        self.encoded =
+            postcard::to_extend(&entry, encoded).expect("encoding into memory cannot fail");
         self.entries.push(entry);
         self.last_index()
     }
@@ -89,7 +113,11 @@ impl Log {
     /// Drops every entry after `index` (a follower's conflicting suffix).
     pub fn truncate_after(&mut self, index: u64) {
         let keep = index.saturating_sub(self.snapshot_index) as usize;
-        self.entries.truncate(keep);
+        if keep < self.entries.len() {
+            self.encoded.truncate(self.starts[keep]);
+            self.starts.truncate(keep);
+            self.entries.truncate(keep);
+        }
     }
 
     /// The first index of the run of entries that holds `index` and shares
@@ -119,16 +147,24 @@ impl Log {
     /// the log is replaced by the snapshot (Figure 13, steps 6 and 7).
     /// `index` must not precede the current snapshot.
     pub fn compact_to(&mut self, index: u64, term: u64) {
-        if self.term_at(index) == Some(term) {
-            let drop = (index - self.snapshot_index) as usize;
-            self.entries.drain(..drop);
+        let drop = if self.term_at(index) == Some(term) {
+            (index - self.snapshot_index) as usize
         } else {
-            self.entries.clear();
+            self.entries.len()
+        };
+        let cut = self.starts.get(drop).copied().unwrap_or(self.encoded.len());
+        self.entries.drain(..drop);
+        self.starts.drain(..drop);
+        self.encoded.drain(..cut);
+        for start in &mut self.starts {
+            *start -= cut;
         }
         // Dropping the entries freed their commands; give back the slots
         // too once they are mostly empty.
         if self.entries.capacity() > 2 * self.entries.len() + SPARE_SLOTS {
             self.entries.shrink_to_fit();
+            self.starts.shrink_to_fit();
+            self.encoded.shrink_to_fit();
         }
         self.snapshot_index = index;
         self.snapshot_term = term;
@@ -174,6 +210,26 @@ mod tests {
         assert_eq!(log.term_at(2), Some(1), "the snapshot's last entry");
         assert_eq!(log.entries_from(3, 10), &[entry(2)]);
         assert_eq!(log.entries_from(4, 10), &[] as &[Entry]);
+    }
+
+    #[test]
+    fn the_encoding_follows_every_change() {
+        let encoding = |log: &Log| -> Vec<u8> {
+            let entries = log.entries().iter();
+            entries
+                .flat_map(|e| postcard::to_allocvec(e).unwrap())
+                .collect()
+        };
+        let mut log = log_of(&[1, 1, 2, 2, 3]);
+        assert_eq!(log.encoded_entries(), encoding(&log));
+        log.truncate_after(3);
+        log.append(entry(4));
+        assert_eq!(log.encoded_entries(), encoding(&log));
+        log.compact_to(2, 1);
+        assert_eq!(log.encoded_entries(), encoding(&log));
+        log.append(entry(4));
+        log.compact_to(9, 4);
+        assert_eq!(log.encoded_entries(), &[] as &[u8]);
     }
 
     #[test]

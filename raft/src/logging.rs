@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! Per-peer log lines.
 
 /// Logs through `log` at `$level`, prefixed `S{me} T{term} ` so that a

@@ -1,3 +1,4 @@
+// @solution-file 2C
 //! The encoding of the state a peer must not forget across a crash:
 //! Figure 2's persistent state plus where its snapshot ends.
 
@@ -5,15 +6,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::log::{Entry, Log};
 
-/// The persistent state, borrowed for encoding so that saving does not
-/// copy the log first.
+/// What precedes the log's entries in the saved state. Its last field is
+/// the entry count, where postcard puts the length of a sequence, so that
+/// the header followed by the log's encoded entries decodes as [`Durable`].
 #[derive(Serialize)]
-struct DurableRef<'a> {
+struct Header {
     term: u64,
     voted_for: Option<usize>,
     snapshot_index: u64,
     snapshot_term: u64,
-    entries: &'a [Entry],
+    entry_count: usize,
 }
 
 /// The persistent state as decoded on restart.
@@ -41,17 +43,25 @@ impl Durable {
     }
 }
 
-/// Encodes the persistent state into the bytes given to `Persister::save`.
+/// Encodes the persistent state into the bytes given to `Persister::save`:
+/// a small header, then a copy of the log's own encoding of its entries.
 pub(crate) fn encode(term: u64, voted_for: Option<usize>, log: &Log) -> Vec<u8> {
-    let state = DurableRef {
+    let header = Header {
         term,
         voted_for,
         snapshot_index: log.snapshot_index(),
         snapshot_term: log.snapshot_term(),
-        entries: log.entries(),
+        entry_count: log.entries().len(),
     };
-    postcard::to_allocvec(&state).expect("encoding Raft state into memory cannot fail")
+    let entries = log.encoded_entries();
+    let mut state = Vec::with_capacity(HEADER_MAX_BYTES + entries.len());
+    state = postcard::to_extend(&header, state).expect("encoding into memory cannot fail");
+    state.extend_from_slice(entries);
+    state
 }
+
+/// Five varints of at most 10 bytes each and an option tag.
+const HEADER_MAX_BYTES: usize = 51;
 
 #[cfg(test)]
 mod tests {

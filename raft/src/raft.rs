@@ -1,5 +1,6 @@
 //! The public handle of one Raft peer.
 
+// @solution 2A
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
@@ -15,23 +16,45 @@ use crate::persister::Persister;
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
 use crate::shared::Shared;
 use crate::state::Core;
+// @stub
+//> use std::sync::Arc;
+//>
+//> use crossbeam_channel::Sender;
+//> use labrpc::{ClientEnd, Service};
+//>
+//> use crate::apply::ApplyMsg;
+//> use crate::persister::Persister;
+// @end
 
 /// One Raft peer: a cheap, cloneable handle (`Clone + Send + Sync`).
+// @solution 2A
 ///
 /// A peer runs two threads: a driver that runs elections and replication
 /// (it alone sends RPCs) and an applier that delivers committed entries on
 /// the apply channel. Both stop at [`kill`](Raft::kill), which also happens
 /// when the last handle is dropped.
+// @stub
+// @end
 #[derive(Clone)]
 pub struct Raft {
+    // @solution 2A
     node: Arc<Node>,
+    // @stub
+    //> // Your code here (2A): the state of the peer (Figure 2), shared by
+    //> // the handle's clones, its threads and its RPC handlers, e.g. behind
+    //> // an `Arc<Mutex<...>>`.
+    //> me: usize,
+    // @end
 }
+// @solution 2A
 
 /// What the handles share; dropping the last one kills the peer.
 struct Node {
     shared: Arc<Shared>,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
+// @stub
+// @end
 
 impl Raft {
     /// Starts peer `me` of the cluster `peers` (`peers[i]` reaches peer i;
@@ -49,6 +72,7 @@ impl Raft {
         persister: Arc<Persister>,
         apply_ch: Sender<ApplyMsg>,
     ) -> Raft {
+        // @solution 2A
         assert!(
             me < peers.len(),
             "Raft::new: peer {me} of a cluster of {}",
@@ -75,17 +99,28 @@ impl Raft {
                 threads: Mutex::new(vec![driver, applier]),
             }),
         }
+        // @stub
+        //> // Your code here (2A): restore the saved state from `persister`,
+        //> // start the threads that run elections and send heartbeats, and
+        //> // return at once.
+        //> let _ = (peers, persister, apply_ch);
+        //> Raft { me }
+        // @end
     }
 
     /// Proposes `command` for the log. Returns at once: `Some((index,
     /// term))` if this peer believes it is leader (the command will be at
     /// `index` if it is ever committed), else `None`. Replication starts at
     /// once.
+    // @solution 2B
     ///
     /// A leader that has heard from no majority of its peers for a few
     /// heartbeat periods also returns `None`: it is most likely cut off and
     /// replaced, and the command could not commit anyway.
+    // @stub
+    // @end
     pub fn start(&self, command: Vec<u8>) -> Option<(u64, u64)> {
+        // @solution 2B
         let shared = &self.node.shared;
         if shared.is_dead() {
             return None;
@@ -95,14 +130,24 @@ impl Raft {
             let _ = shared.events.send(Event::Replicate);
         }
         started
+        // @stub
+        //> // Your code here (2B).
+        //> let _ = command;
+        //> panic!("2B: Raft::start is not implemented")
+        // @end
     }
 
     /// `(current term, whether this peer believes it is leader)`. A killed
     /// peer is never leader.
     pub fn get_state(&self) -> (u64, bool) {
+        // @solution 2A
         let shared = &self.node.shared;
         let core = shared.core.lock();
         (core.term, core.is_leader() && !shared.is_dead())
+        // @stub
+        //> // Your code here (2A).
+        //> panic!("2A: Raft::get_state is not implemented (peer {})", self.me)
+        // @end
     }
 
     /// The service has a snapshot covering every entry up to and including
@@ -110,21 +155,33 @@ impl Raft {
     /// state. A snapshot older than the one Raft holds is ignored. May be
     /// called from the thread that reads the apply channel.
     pub fn snapshot(&self, index: u64, snapshot: Vec<u8>) {
+        // @solution 2D
         let shared = &self.node.shared;
         if !shared.is_dead() {
             shared.with_core(|core| core.snapshot(index, snapshot));
         }
+        // @stub
+        //> // Your code here (2D).
+        //> let _ = (index, snapshot);
+        //> panic!("2D: Raft::snapshot is not implemented")
+        // @end
     }
 
     /// Stops the peer: after `kill` returns it sends nothing, applies
     /// nothing, changes no saved state, and its threads have exited.
     pub fn kill(&self) {
+        // @solution 2A
         self.node.kill();
+        // @stub
+        //> // Your code here (2A): stop the peer's threads; must not block
+        //> // for long and must not panic (the tests kill peers constantly).
+        // @end
     }
 
     /// The labrpc service ("Raft") through which the other peers reach
     /// this one.
     pub fn service(&self) -> Service {
+        // @solution 2A
         let votes = Arc::clone(&self.node.shared);
         let appends = Arc::clone(&self.node.shared);
         let snapshots = Arc::clone(&self.node.shared);
@@ -138,8 +195,14 @@ impl Raft {
             .handle("InstallSnapshot", move |args: InstallSnapshotArgs| {
                 snapshots.install_snapshot(args)
             })
+        // @stub
+        //> // Your code here (2A): register your RPC handlers, e.g.
+        //> // `.handle("RequestVote", move |args: RequestVoteArgs| ...)`.
+        //> Service::new("Raft")
+        // @end
     }
 }
+// @solution 2A
 
 impl Node {
     fn kill(&self) {
@@ -230,3 +293,5 @@ mod tests {
         Raft::new(vec![net.make_end("self")], 0, persister, apply_ch);
     }
 }
+// @stub
+// @end

@@ -1,3 +1,4 @@
+// @solution-file 2B
 //! A leader's side of log replication: accepting commands, sending
 //! AppendEntries (or InstallSnapshot to a follower behind the snapshot),
 //! acting on replies, and advancing the commit index.

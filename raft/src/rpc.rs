@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! The RPCs peers send each other (Figure 2, and Figure 13 for snapshots),
 //! with the fast-backtracking fields of a rejected AppendEntries.
 
@@ -63,6 +64,7 @@ pub(crate) struct InstallSnapshotArgs {
     pub leader: usize,
     pub last_included_index: u64,
     pub last_included_term: u64,
+    #[serde(with = "crate::bytes")]
     pub data: Vec<u8>,
 }
 

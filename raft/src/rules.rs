@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! The protocol's decisions as pure functions of the state they read:
 //! granting a vote, fitting a leader's entries into a follower's log,
 //! jumping back after a rejection, and the leader's commit index.

@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! The state a peer's handle, its RPC handlers and its threads share.
 
 use std::sync::atomic::{AtomicBool, Ordering};

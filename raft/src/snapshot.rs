@@ -1,3 +1,4 @@
+// @solution-file 2D
 //! Log compaction: the service's snapshots, and a leader bringing a
 //! follower that lags behind its snapshot up to date (Figure 13).
 

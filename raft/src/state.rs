@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! A peer's state (Figure 2), its role, and the transitions every part of
 //! the protocol shares: adopting a newer term, timers, persisting.
 //!

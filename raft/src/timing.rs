@@ -1,3 +1,4 @@
+// @solution-file 2A
 //! How often a peer acts: heartbeats, election timeouts, batch sizes.
 
 use std::time::Duration;
