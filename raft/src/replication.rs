@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use labrpc::RpcError;
 
-use crate::log::Entry;
+use crate::log::{Entry, Log};
 use crate::rpc::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, Outgoing, Request, SentAppend,
 };
 use crate::rules::{leader_commit_index, next_index_after_rejection};
-use crate::state::{Core, Role};
+use crate::state::{Core, Progress, Role};
 use crate::timing::{MAX_ENTRIES_PER_APPEND, QUORUM_TIMEOUT};
 
 impl Core {
@@ -136,8 +136,43 @@ impl Core {
             Ok(reply) => reply,
             Err(error) => return self.on_send_failure(from, sent.term, sent.seq, &error),
         };
-        self.observe_term(reply.term, now);
-        if self.term != sent.term {
+        if let Some(conflict) = reply.conflict {
+            peer_log!(
+                trace,
+                self,
+                "S{from} refused entries after {} ({conflict:?})",
+                sent.prev_log_index
+            );
+        }
+        self.on_follower_answer(from, sent.term, sent.seq, reply.term, now, |p, log| {
+            if reply.success {
+                p.record_match(sent.prev_log_index + sent.entry_count);
+                return true;
+            }
+            if let Some(conflict) = reply.conflict {
+                p.next_index =
+                    next_index_after_rejection(log, conflict, sent.prev_log_index, p.match_index);
+            }
+            false
+        });
+    }
+
+    /// Takes in follower `from`'s answer, in `reply_term`, to the send
+    /// numbered `seq` of `sent_term`. Adopts a newer term; if this peer
+    /// still leads in `sent_term`, marks the follower heard from and lets
+    /// `update` move its progress. `update` returns whether the follower's
+    /// match index grew, which may let the commit index advance.
+    pub fn on_follower_answer(
+        &mut self,
+        from: usize,
+        sent_term: u64,
+        seq: u64,
+        reply_term: u64,
+        now: Instant,
+        update: impl FnOnce(&mut Progress, &Log) -> bool,
+    ) {
+        self.observe_term(reply_term, now);
+        if self.term != sent_term {
             return;
         }
         let Role::Leader(leadership) = &mut self.role else {
@@ -146,22 +181,11 @@ impl Core {
         let p = &mut leadership.progress[from];
         p.unreachable = false;
         p.last_heard = now;
-        if p.seq == sent.seq {
+        if p.seq == seq {
             p.in_flight = false;
         }
-        if reply.success {
-            p.match_index = p.match_index.max(sent.prev_log_index + sent.entry_count);
-            p.next_index = p.next_index.max(p.match_index + 1);
+        if update(p, &self.log) {
             self.advance_commit();
-        } else if let Some(conflict) = reply.conflict {
-            p.next_index =
-                next_index_after_rejection(&self.log, conflict, sent.prev_log_index, p.match_index);
-            peer_log!(
-                trace,
-                self,
-                "S{from} refused entries after {} ({conflict:?})",
-                sent.prev_log_index
-            );
         }
     }
 
@@ -219,5 +243,13 @@ impl Core {
             self.commit_index = commit;
             peer_log!(debug, self, "commit through {commit}");
         }
+    }
+}
+
+impl Progress {
+    /// The follower holds the leader's log through `index`.
+    pub fn record_match(&mut self, index: u64) {
+        self.match_index = self.match_index.max(index);
+        self.next_index = self.next_index.max(self.match_index + 1);
     }
 }

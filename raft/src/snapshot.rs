@@ -7,7 +7,7 @@ use std::time::Instant;
 use labrpc::RpcError;
 
 use crate::rpc::{InstallSnapshotArgs, InstallSnapshotReply, SentSnapshot};
-use crate::state::{Core, PendingSnapshot, Role};
+use crate::state::{Core, PendingSnapshot};
 
 impl Core {
     /// The service's snapshot covers every entry through `index`: drop
@@ -88,23 +88,11 @@ impl Core {
             Ok(reply) => reply,
             Err(error) => return self.on_send_failure(from, sent.term, sent.seq, &error),
         };
-        self.observe_term(reply.term, now);
-        if self.term != sent.term {
-            return;
-        }
-        let Role::Leader(leadership) = &mut self.role else {
-            return;
-        };
-        let p = &mut leadership.progress[from];
-        p.unreachable = false;
-        p.last_heard = now;
-        if p.seq == sent.seq {
-            p.in_flight = false;
-        }
-        if reply.accepted {
-            p.match_index = p.match_index.max(sent.last_included_index);
-            p.next_index = p.next_index.max(p.match_index + 1);
-            self.advance_commit();
-        }
+        self.on_follower_answer(from, sent.term, sent.seq, reply.term, now, |p, _| {
+            if reply.accepted {
+                p.record_match(sent.last_included_index);
+            }
+            reply.accepted
+        });
     }
 }
