@@ -5,7 +5,8 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A problem that stops the grader (exit code [`crate::exit::ERROR`]).
+/// A problem that stops the grader (exit code [`crate::exit::ERROR`], or
+/// [`crate::exit::INTERRUPTED`] for [`Error::Interrupted`]).
 ///
 /// A submission that does not compile or fails its tests is *not* an
 /// error: it is graded (score 0 for a build failure).
@@ -35,6 +36,9 @@ pub enum Error {
         /// What the operating system said.
         source: io::Error,
     },
+    /// Ctrl-C or SIGTERM stopped the grading (exit code
+    /// [`crate::exit::INTERRUPTED`]).
+    Interrupted,
     /// Any other problem, already worded for the user.
     Other(String),
 }
@@ -48,6 +52,7 @@ impl fmt::Display for Error {
             Error::Points { file, message } => write!(f, "{}: {message}", file.display()),
             Error::Io { path, source } => write!(f, "{}: {source}", path.display()),
             Error::Spawn { program, source } => write!(f, "cannot run {program}: {source}"),
+            Error::Interrupted => f.write_str("interrupted before any test ran"),
             Error::Other(message) => f.write_str(message),
         }
     }

@@ -7,6 +7,7 @@
 //! | 2 | bad command line (unknown part, bad number, unknown flag) |
 //! | 3 | the submission does not build: score 0, compiler errors in the report |
 //! | 4 | the grader could not grade: missing submission directory, bad points table, I/O error |
+//! | 130 | interrupted (Ctrl-C or SIGTERM): the runs in progress were killed; the reports hold the runs that finished |
 
 /// Graded, full marks.
 pub const FULL_MARKS: u8 = 0;
@@ -19,6 +20,9 @@ pub const BUILD_FAILED: u8 = 3;
 /// The grader could not grade.
 pub const ERROR: u8 = 4;
 
+/// Interrupted by Ctrl-C or SIGTERM (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
 /// The exit-code table, for `--help`.
 pub const HELP: &str = "\
 Exit codes:
@@ -26,4 +30,5 @@ Exit codes:
   1  graded: some test failed or timed out at least once
   2  bad command line (unknown part, bad number, unknown flag)
   3  the submission does not build (score 0, compiler errors in the report)
-  4  could not grade (missing submission directory, bad points table, I/O error)";
+  4  could not grade (missing submission directory, bad points table, I/O error)
+  130  interrupted (Ctrl-C or SIGTERM): runs in progress killed, reports hold the finished runs";

@@ -13,6 +13,7 @@ use crate::build::{self, Build, BuildDir};
 use crate::cli::Cli;
 use crate::error::{io_error, Error};
 use crate::grades::{BuildStatus, Failure, Grades, Outcome, RunRecord, TestGrade};
+use crate::groups;
 use crate::output;
 use crate::parts::Part;
 use crate::points::{PointsTable, DEFAULT_TABLE};
@@ -104,6 +105,10 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     );
     drop(build_dir);
     let build_time = build_started.elapsed();
+    if groups::interrupted() {
+        progress.end_phase(spinner, "interrupted");
+        return Err(Error::Interrupted);
+    }
     let mut grades = Grades {
         submission: submission.clone(),
         tree: tree.clone(),
@@ -164,15 +169,15 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         started,
     );
     progress.finish();
-    ran?;
-    grades.finished = true;
+    grades.finished = ran?;
     grades.elapsed = started.elapsed();
     write_reports(cli, &grades)?;
     Ok(grades)
 }
 
 /// Runs every test of `grades` `cli.runs` times, `cli.jobs` at once,
-/// recording each finished run and rewriting the reports.
+/// recording each finished run and rewriting the reports. `Ok(false)`:
+/// the grading was interrupted before every run finished.
 fn run_all(
     cli: &Cli,
     grades: &mut Grades,
@@ -180,7 +185,7 @@ fn run_all(
     scratch: &Path,
     progress: &mut Progress,
     started: Instant,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     let tree = grades.tree.clone();
     let submission = grades.submission.clone();
     let jobs: Vec<Job> = grades
@@ -246,6 +251,7 @@ fn run_all(
                 });
                 match recorded {
                     Ok(()) => ControlFlow::Continue(()),
+                    Err(Error::Interrupted) => ControlFlow::Break(()),
                     Err(error) => {
                         failure.get_or_insert(error);
                         ControlFlow::Break(())
@@ -254,7 +260,13 @@ fn run_all(
             }
         },
     );
-    failure.map_or(Ok(()), Err)
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(grades
+            .tests
+            .iter()
+            .all(|t| t.runs.len() == cli.runs as usize)),
+    }
 }
 
 /// The tests `names` of `part`, with their points.

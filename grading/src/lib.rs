@@ -9,6 +9,7 @@ pub mod error;
 pub mod exit;
 pub mod grader;
 pub mod grades;
+pub mod groups;
 pub mod output;
 pub mod parts;
 pub mod points;

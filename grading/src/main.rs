@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::error::ErrorKind;
 use clap::Parser;
 use grading::cli::Cli;
-use grading::{exit, grader, report};
+use grading::error::Error;
+use grading::{exit, grader, groups, report};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -23,9 +24,22 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
+    if let Err(error) = groups::install_interrupt() {
+        eprintln!("grade: {error}");
+        return ExitCode::from(exit::ERROR);
+    }
     match grader::grade(&cli, std::io::stdout().is_terminal()) {
         Ok(grades) => {
             print!("{}", report::render(cli.format, &grades));
+            if !grades.finished {
+                let finished: usize = grades.tests.iter().map(|t| t.runs.len()).sum();
+                let all = grades.tests.len() * cli.runs as usize;
+                eprintln!(
+                    "grade: interrupted: {finished} of {all} runs finished; the results above and \
+                     the reports hold only those"
+                );
+                return ExitCode::from(exit::INTERRUPTED);
+            }
             ExitCode::from(if grades.build_errors().is_some() {
                 exit::BUILD_FAILED
             } else if grades.full_marks() {
@@ -36,7 +50,10 @@ fn main() -> ExitCode {
         }
         Err(error) => {
             eprintln!("grade: {error}");
-            ExitCode::from(exit::ERROR)
+            ExitCode::from(match error {
+                Error::Interrupted => exit::INTERRUPTED,
+                _ => exit::ERROR,
+            })
         }
     }
 }

@@ -20,6 +20,10 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::error::{io_error, spawn_error, Error};
+use crate::groups::{self, kill_group, LiveGroup};
+
+/// The signal [`kill_group`] sends.
+const SIGKILL: i32 = 9;
 
 /// The variable naming the file that holds a run's token.
 pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
@@ -88,6 +92,9 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         None => command.env_remove(SEED_VAR),
     };
     let ended = run_in_group(command, run.binary, &output, run.timeout)?;
+    if ended.interrupted {
+        return Err(Error::Interrupted);
+    }
 
     let verdict = if ended.timed_out {
         Verdict::TimedOut
@@ -164,6 +171,8 @@ fn describe(status: ExitStatus) -> String {
 struct Ended {
     status: ExitStatus,
     timed_out: bool,
+    /// Killed because the grading was interrupted: the run has no verdict.
+    interrupted: bool,
     duration: Duration,
 }
 
@@ -188,6 +197,7 @@ fn run_in_group(
         .spawn()
         .map_err(spawn_error(program))?;
     let group = child.id();
+    let live = LiveGroup::register(group);
     // Drop the parent's copies of the output file at once.
     drop(command);
 
@@ -204,25 +214,15 @@ fn run_in_group(
     };
     let duration = started.elapsed();
     kill_group(group)?;
+    live?;
     let status = status.map_err(spawn_error(program))?;
+    let interrupted = groups::interrupted() && status.signal() == Some(SIGKILL);
     Ok(Ended {
         status,
         timed_out,
+        interrupted,
         duration,
     })
-}
-
-/// Sends SIGKILL to every process of the group `group`; a group that is
-/// already gone is not an error.
-fn kill_group(group: u32) -> Result<(), Error> {
-    Command::new("kill")
-        .args(["-KILL", "--", &format!("-{group}")])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(spawn_error(Path::new("kill")))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -14,16 +14,22 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use grading::exit;
-use support::{grade, reference, Graded};
+use support::{grade_while, reference, Graded};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// `grade --parts 2A --runs 1 <args>`, one grading at a time.
 fn grade_2a(args: &[&str], env: &[(&str, &str)]) -> Graded {
+    grade_2a_while(args, env, |_| {})
+}
+
+/// [`grade_2a`], calling `while_running` with the grader's pid once it has
+/// started.
+fn grade_2a_while(args: &[&str], env: &[(&str, &str)], while_running: impl FnOnce(u32)) -> Graded {
     let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let mut all = vec!["--parts", "2A", "--runs", "1"];
     all.extend_from_slice(args);
-    grade(&all, env)
+    grade_while(&all, env, while_running)
 }
 
 /// Asserts the run outcomes and score of a finished 2A grading.
@@ -205,11 +211,11 @@ fn a_raft_that_exits_zero_from_new_scores_zero() {
     }
 }
 
-#[test]
-fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
-    // Raft::new starts a child process, notes its own pid (its process
-    // group) and the child's, and never returns.
-    let tree = planted_in_new(
+/// A submission whose `Raft::new` starts a child process, notes its own pid
+/// (its process group) and the child's in the file named by
+/// `GRADE_TEST_PIDS`, and never returns.
+fn hanging_submission() -> tempfile::TempDir {
+    planted_in_new(
         r#"if let Some(note) = std::env::var_os("GRADE_TEST_PIDS") {
             let child = std::process::Command::new("sleep").arg("600").spawn().expect("sleep starts");
             let line = format!("{} {}\n", std::process::id(), child.id());
@@ -221,7 +227,46 @@ fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
         loop {
             std::thread::sleep(std::time::Duration::from_secs(1));
         }"#,
-    );
+    )
+}
+
+/// The (process group, child) pairs the hanging tests noted in `pids`.
+fn noted_runs(pids: &Path) -> Vec<(u32, u32)> {
+    fs::read_to_string(pids)
+        .unwrap_or_default()
+        .lines()
+        .map(|line| {
+            let (group, child) = line.split_once(' ').unwrap();
+            (group.parse().unwrap(), child.parse().unwrap())
+        })
+        .collect()
+}
+
+/// Asserts that each noted run had its own process group and that nothing
+/// of any of them is left.
+fn assert_no_process_left(runs: &[(u32, u32)]) {
+    let groups: std::collections::BTreeSet<u32> = runs.iter().map(|(g, _)| *g).collect();
+    assert_eq!(groups.len(), 3, "one process group per test: {runs:?}");
+    for &(group, child) in runs {
+        // A killed process may take a moment to be gone.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while (running(child) || !live_processes_in_group(group).is_empty())
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!running(child), "the hung test's child {child} lives on");
+        let left = live_processes_in_group(group);
+        assert!(
+            left.is_empty(),
+            "processes {left:?} of group {group} live on"
+        );
+    }
+}
+
+#[test]
+fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
+    let tree = hanging_submission();
     let notes = tempfile::tempdir().unwrap();
     let pids = notes.path().join("pids");
     let started = Instant::now();
@@ -243,32 +288,64 @@ fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
         assert!((20.0..40.0).contains(&seconds), "killed after {seconds} s");
     }
     assert!(started.elapsed() < Duration::from_secs(600));
+    assert_no_process_left(&noted_runs(&pids));
+}
 
-    let notes = fs::read_to_string(&pids).unwrap();
-    let groups: Vec<(u32, u32)> = notes
-        .lines()
-        .map(|line| {
-            let (group, child) = line.split_once(' ').unwrap();
-            (group.parse().unwrap(), child.parse().unwrap())
-        })
-        .collect();
-    let distinct: std::collections::BTreeSet<u32> = groups.iter().map(|(g, _)| *g).collect();
-    assert_eq!(distinct.len(), 3, "one process group per test: {notes}");
-    for (group, child) in groups {
-        // A killed process may take a moment to be gone.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while (running(child) || !live_processes_in_group(group).is_empty())
-            && Instant::now() < deadline
-        {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        assert!(!running(child), "the hung test's child {child} lives on");
-        let left = live_processes_in_group(group);
-        assert!(
-            left.is_empty(),
-            "processes {left:?} of group {group} live on"
-        );
+#[test]
+fn ctrl_c_kills_the_runs_in_progress_and_keeps_a_partial_report() {
+    let tree = hanging_submission();
+    let notes = tempfile::tempdir().unwrap();
+    let pids = notes.path().join("pids");
+    let mut interrupted_at = None;
+    let graded = grade_2a_while(
+        &[
+            "--submission",
+            submission(&tree),
+            "--jobs",
+            "3",
+            "--timeout",
+            "110",
+        ],
+        &[("GRADE_TEST_PIDS", pids.to_str().unwrap())],
+        |grader| {
+            // The build comes first; then all three tests hang at once.
+            let deadline = Instant::now() + Duration::from_secs(900);
+            while noted_runs(&pids).len() < 3 {
+                assert!(Instant::now() < deadline, "the three runs never started");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let sent = std::process::Command::new("kill")
+                .args(["-INT", &grader.to_string()])
+                .status()
+                .expect("kill runs");
+            assert!(sent.success());
+            interrupted_at = Some(Instant::now());
+        },
+    );
+    let stopped_in = interrupted_at
+        .expect("the grader was interrupted")
+        .elapsed();
+    assert_eq!(
+        graded.code,
+        i32::from(exit::INTERRUPTED),
+        "{}",
+        graded.describe()
+    );
+    assert!(
+        stopped_in < Duration::from_secs(30),
+        "the grader took {stopped_in:?} to stop"
+    );
+    assert!(
+        graded.stderr.contains("interrupted: 0 of 3 runs finished"),
+        "{}",
+        graded.describe()
+    );
+    let results = graded.results();
+    assert_eq!(results["finished"], false, "{}", graded.describe());
+    for test in results["tests"].as_array().unwrap() {
+        assert!(test["runs"].as_array().unwrap().is_empty(), "{test}");
     }
+    assert_no_process_left(&noted_runs(&pids));
 }
 
 #[test]

@@ -5,7 +5,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
@@ -54,14 +54,24 @@ impl Graded {
 
 /// Runs `grade --report <fresh dir> <args>` with `env` added.
 pub fn grade(args: &[&str], env: &[(&str, &str)]) -> Graded {
+    grade_while(args, env, |_| {})
+}
+
+/// [`grade`], calling `while_running` with the grader's pid once it has
+/// started.
+pub fn grade_while(args: &[&str], env: &[(&str, &str)], while_running: impl FnOnce(u32)) -> Graded {
     let report = tempfile::tempdir().unwrap();
-    let output = Command::new(env!("CARGO_BIN_EXE_grade"))
+    let child = Command::new(env!("CARGO_BIN_EXE_grade"))
         .arg("--report")
         .arg(report.path())
         .args(args)
         .envs(env.iter().copied())
-        .output()
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .expect("grade runs");
+    while_running(child.id());
+    let output = child.wait_with_output().expect("grade runs");
     Graded {
         code: output.status.code().expect("grade exits"),
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -1,0 +1,82 @@
+//! The process groups of the runs in progress, and stopping them.
+//!
+//! Each run is the leader of its own process group, so the terminal's
+//! Ctrl-C reaches the grader but not the tests. [`install_interrupt`] makes
+//! Ctrl-C (and SIGTERM) kill every live group and stop the grading; the
+//! grader then reports the runs that finished. A second Ctrl-C ends the
+//! grader at once.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
+use crate::error::{spawn_error, Error};
+use crate::exit;
+
+/// Set by the first Ctrl-C or SIGTERM.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// The process groups of the runs in progress.
+static LIVE: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
+
+/// Makes Ctrl-C and SIGTERM interrupt the grading (see the module docs).
+pub fn install_interrupt() -> Result<(), Error> {
+    ctrlc::set_handler(interrupt).map_err(|e| Error::Other(format!("cannot handle Ctrl-C: {e}")))
+}
+
+/// Stops the grading: kills every live run's group; later runs are killed
+/// as they start. Called a second time, ends the process.
+pub fn interrupt() {
+    if INTERRUPTED.swap(true, Ordering::SeqCst) {
+        std::process::exit(i32::from(exit::INTERRUPTED));
+    }
+    eprintln!("\ngrade: interrupted: killing the runs in progress (Ctrl-C again to quit at once)");
+    let live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+    for &group in live.iter() {
+        let _ = kill_group(group);
+    }
+}
+
+/// Whether the grading was interrupted.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(Ordering::SeqCst)
+}
+
+/// A live run's process group, known to [`interrupt`] until dropped.
+pub struct LiveGroup(u32);
+
+impl LiveGroup {
+    /// Registers `group`; if the grading is already interrupted, the group
+    /// is killed at once.
+    pub fn register(group: u32) -> Result<LiveGroup, Error> {
+        let mut live = LIVE.lock().unwrap_or_else(|e| e.into_inner());
+        if interrupted() {
+            kill_group(group)?;
+        }
+        live.insert(group);
+        Ok(LiveGroup(group))
+    }
+}
+
+impl Drop for LiveGroup {
+    fn drop(&mut self) {
+        LIVE.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&self.0);
+    }
+}
+
+/// Sends SIGKILL to every process of the group `group`; a group that is
+/// already gone is not an error.
+pub fn kill_group(group: u32) -> Result<(), Error> {
+    Command::new("kill")
+        .args(["-KILL", "--", &format!("-{group}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(spawn_error(Path::new("kill")))?;
+    Ok(())
+}
