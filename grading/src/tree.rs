@@ -63,7 +63,7 @@ pub fn prepare_submission(reference: &Path, submission: &Path, into: &Path) -> R
         let to = into.join(name);
         if name == "Cargo.toml" {
             let text = fs::read_to_string(&from).map_err(io_error(&from))?;
-            let student = student_manifest(&text)
+            let student = handout::tree::student_manifest(&text)
                 .map_err(|e| Error::Other(format!("{}: {e}", from.display())))?;
             fs::write(&to, student).map_err(io_error(&to))?;
         } else if from.is_dir() {
@@ -73,24 +73,6 @@ pub fn prepare_submission(reference: &Path, submission: &Path, into: &Path) -> R
         }
     }
     Ok(())
-}
-
-/// The workspace manifest without the instructor-only members.
-fn student_manifest(reference: &str) -> Result<String, String> {
-    let mut manifest: toml::Table = reference
-        .parse()
-        .map_err(|e: toml::de::Error| e.message().to_string())?;
-    if let Some(members) = manifest
-        .get_mut("workspace")
-        .and_then(|w| w.get_mut("members"))
-        .and_then(|m| m.as_array_mut())
-    {
-        members.retain(|m| {
-            m.as_str()
-                .is_none_or(|name| !handout::tree::INSTRUCTOR_ONLY.contains(&name))
-        });
-    }
-    toml::to_string(&manifest).map_err(|e| e.to_string())
 }
 
 /// Copies the directory tree `from` into `to`, keeping the entries whose

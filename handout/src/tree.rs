@@ -83,7 +83,11 @@ pub fn build(source: &Path, out: &Path, force: bool) -> Result<Summary, Error> {
                 }
             }
         } else if relative == Path::new("Cargo.toml") {
-            planned.push((destination, student_manifest(&bytes)?));
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|_| Error::Other("Cargo.toml: not valid UTF-8".into()))?;
+            let student =
+                student_manifest(text).map_err(|e| Error::Other(format!("Cargo.toml: {e}")))?;
+            planned.push((destination, student.into_bytes()));
         } else {
             planned.push((destination, bytes));
         }
@@ -142,13 +146,13 @@ fn collect(root: &Path, dir: &Path, files: &mut Vec<PathBuf>) -> Result<(), Erro
     Ok(())
 }
 
-/// The workspace manifest without the instructor-only member crates.
-fn student_manifest(bytes: &[u8]) -> Result<Vec<u8>, Error> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| Error::Other("Cargo.toml: not valid UTF-8".into()))?;
-    let mut manifest: toml_edit::DocumentMut = text
+/// The workspace manifest `reference` without the instructor-only member
+/// crates ([`INSTRUCTOR_ONLY`]), its formatting and comments kept. The
+/// handout writes it, and the grader lays it over a submission.
+pub fn student_manifest(reference: &str) -> Result<String, String> {
+    let mut manifest: toml_edit::DocumentMut = reference
         .parse()
-        .map_err(|e| Error::Other(format!("Cargo.toml: {e}")))?;
+        .map_err(|e: toml_edit::TomlError| e.to_string())?;
     if let Some(members) = manifest
         .get_mut("workspace")
         .and_then(|w| w.get_mut("members"))
@@ -159,7 +163,7 @@ fn student_manifest(bytes: &[u8]) -> Result<Vec<u8>, Error> {
                 .is_none_or(|name| !INSTRUCTOR_ONLY.contains(&name))
         });
     }
-    Ok(manifest.to_string().into_bytes())
+    Ok(manifest.to_string())
 }
 
 fn guard_output(source: &Path, out: &Path, force: bool) -> Result<(), Error> {
