@@ -177,7 +177,9 @@ impl Grades {
 
     /// Points earned by the tests of `part` (every part when `None`).
     pub fn score(&self, part: Option<Part>) -> f64 {
-        self.in_part(part).map(|t| self.earned(t)).sum()
+        // Folded from +0.0: an empty f64 `sum` is -0.0, which prints as "-0".
+        self.in_part(part)
+            .fold(0.0, |score, t| score + self.earned(t))
     }
 
     /// Points the tests of `part` are worth (every part when `None`).
@@ -284,6 +286,7 @@ pub(crate) mod tests {
         grades.policy = Policy::Proportional;
         assert!((grades.score(Some(Part::P2A)) - (5.0 + 10.0 / 3.0)).abs() < 1e-9);
         assert_eq!(grades.score(Some(Part::P2B)), 0.0);
+        assert!(grades.score(Some(Part::P2B)).is_sign_positive());
     }
 
     #[test]

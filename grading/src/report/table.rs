@@ -24,7 +24,12 @@ pub fn render(grades: &Grades) -> String {
         "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>9}",
         "part", "test", "passed", "timeouts", "mean s", "max s", "points"
     );
-    for &part in &grades.parts {
+    // A part none of whose tests were chosen (`--test`) gets no rows.
+    for &part in grades
+        .parts
+        .iter()
+        .filter(|&&p| grades.tests.iter().any(|t| t.part == p))
+    {
         for test in grades.tests.iter().filter(|t| t.part == part) {
             let pending = if grades.status(test) == Status::Pending {
                 " (not finished)"
@@ -136,6 +141,15 @@ mod tests {
         assert!(table.contains("\nscore: 5/15\n"));
         assert!(table.contains("  2A re_election run 3: exited with status 101\n"));
         assert!(table.contains("    seed: 8741\n    output: runs/2A-re_election-run3.log\n"));
+    }
+
+    #[test]
+    fn a_part_without_chosen_tests_gets_no_rows() {
+        let mut grades = sample();
+        grades.parts.push(crate::parts::Part::P2B);
+        let table = render(&grades);
+        assert!(!table.contains("2B"), "{table}");
+        assert!(table.contains("\nscore: 5/15\n"), "{table}");
     }
 
     #[test]
