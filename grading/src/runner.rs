@@ -197,7 +197,7 @@ fn run_in_group(
         .spawn()
         .map_err(spawn_error(program))?;
     let group = child.id();
-    let live = LiveGroup::register(group);
+    let _live = LiveGroup::register(group);
     // Drop the parent's copies of the output file at once.
     drop(command);
 
@@ -214,7 +214,6 @@ fn run_in_group(
     };
     let duration = started.elapsed();
     kill_group(group)?;
-    live?;
     let status = status.map_err(spawn_error(program))?;
     let interrupted = groups::interrupted() && status.signal() == Some(SIGKILL);
     Ok(Ended {
