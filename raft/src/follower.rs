@@ -19,9 +19,7 @@ impl Core {
         if args.term < self.term {
             return self.refuse_append(None);
         }
-        self.observe_term(args.term, now);
-        self.become_follower(now);
-        self.reset_election_deadline(now);
+        self.follow_leader(args.term, now);
 
         let (after, skip) = match fit_entries(
             &self.log,

@@ -43,9 +43,7 @@ impl Core {
         if args.term < self.term {
             return self.snapshot_reply(false);
         }
-        self.observe_term(args.term, now);
-        self.become_follower(now);
-        self.reset_election_deadline(now);
+        self.follow_leader(args.term, now);
         if args.last_included_index <= self.commit_index {
             return self.snapshot_reply(true); // We hold all of it already.
         }

@@ -162,6 +162,14 @@ impl Core {
         }
     }
 
+    /// A leader of `term`, at least as new as ours, has spoken: adopt its
+    /// term, follow it, and give it a full election timeout.
+    pub fn follow_leader(&mut self, term: u64, now: Instant) {
+        self.observe_term(term, now);
+        self.become_follower(now);
+        self.reset_election_deadline(now);
+    }
+
     pub fn reset_election_deadline(&mut self, now: Instant) {
         self.election_deadline = now + timing::election_timeout();
     }
