@@ -30,6 +30,7 @@ mod ends;
 pub mod kv;
 pub mod linearizability;
 mod logcapture;
+pub mod rules;
 mod session;
 
 pub use applier::SNAPSHOT_INTERVAL;

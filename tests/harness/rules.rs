@@ -1,0 +1,214 @@
+//! The rules of Raft a failure can point to. A symptom (two leaders in a
+//! term, two values at one index, a follower that never catches up) has a
+//! handful of usual causes; each failure message ends with them, so a
+//! student learns which rule to reread, not only what went wrong.
+//!
+//! Every rule has a short id in brackets (`[vote-once]`); the mutant
+//! catalogue (`mutants/catalogue.toml`) names the rule each mutant breaks
+//! by that id, and checks that the failure it causes names it.
+
+use std::fmt;
+
+/// One rule of the protocol, as the paper (or the lab text) states it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rule {
+    /// The id in failure messages and in the mutant catalogue.
+    pub id: &'static str,
+    /// What a correct peer does.
+    pub statement: &'static str,
+    /// Where the paper (or the lab text) says so.
+    pub source: &'static str,
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "[{}] {} ({})", self.id, self.statement, self.source)
+    }
+}
+
+/// Formats the rules whose violation usually produces a symptom, one per
+/// line, to end a failure message.
+pub fn likely_causes(rules: &[Rule]) -> String {
+    let mut text = String::from("\nlikely causes (rules whose violation produces this):");
+    for rule in rules {
+        text.push_str(&format!("\n  - {rule}"));
+    }
+    text
+}
+
+/// A peer grants at most one vote per term.
+pub const VOTE_ONCE: Rule = Rule {
+    id: "vote-once",
+    statement: "a peer grants at most one vote per term: once votedFor is set in a term, it \
+                refuses every other candidate of that term",
+    source: "Figure 2, RequestVote receiver step 2; §5.2",
+};
+
+/// Term and vote are saved before the vote is granted.
+pub const PERSIST_VOTE: Rule = Rule {
+    id: "persist-vote",
+    statement: "currentTerm and votedFor are saved (Persister::save) before a RequestVote is \
+                answered, and restored on restart, so a restarted peer cannot vote twice in a term",
+    source: "Figure 2, Persistent state on all servers",
+};
+
+/// The log is saved before an AppendEntries is answered.
+pub const PERSIST_LOG: Rule = Rule {
+    id: "persist-log",
+    statement: "the log is saved before an AppendEntries is answered with success (and a \
+                leader's new entries before they are sent), and restored on restart",
+    source: "Figure 2, Persistent state on all servers",
+};
+
+/// The up-to-date check on votes.
+pub const UP_TO_DATE_VOTE: Rule = Rule {
+    id: "up-to-date-vote",
+    statement: "a vote goes only to a candidate whose log is at least as up to date: a later \
+                last term wins, and with equal last terms the longer log",
+    source: "§5.4.1; Figure 2, RequestVote receiver step 2",
+};
+
+/// Any message with a newer term makes its receiver adopt it.
+pub const ADOPT_NEWER_TERM: Rule = Rule {
+    id: "adopt-newer-term",
+    statement: "a peer that sees a newer term in any request or reply adopts it and becomes a \
+                follower (a leader steps down)",
+    source: "Figure 2, Rules for all servers; §5.1",
+};
+
+/// Stale requests are refused.
+pub const REFUSE_STALE_TERM: Rule = Rule {
+    id: "refuse-stale-term",
+    statement: "a request from an older term is refused, with the receiver's term in the reply",
+    source: "Figure 2, receiver step 1 of each RPC; §5.1",
+};
+
+/// A leader commits by counting replicas only entries of its own term.
+pub const COMMIT_CURRENT_TERM: Rule = Rule {
+    id: "commit-current-term",
+    statement: "a leader advances commitIndex by counting replicas only to an entry of its \
+                current term; older entries commit with it",
+    source: "§5.4.2 and Figure 8; Figure 2, Rules for leaders",
+};
+
+/// A follower never truncates entries that match the leader's.
+pub const KEEP_MATCHING_ENTRIES: Rule = Rule {
+    id: "keep-matching-entries",
+    statement: "a follower deletes its entries only from the first one that conflicts with the \
+                leader's (same index, other term); a stale or repeated AppendEntries whose \
+                entries it already holds leaves its log as it is",
+    source: "Figure 2, AppendEntries receiver steps 3 and 4",
+};
+
+/// The AppendEntries consistency check.
+pub const CONSISTENCY_CHECK: Rule = Rule {
+    id: "consistency-check",
+    statement: "a follower refuses an AppendEntries whose prevLogIndex it lacks or holds with \
+                another term than prevLogTerm",
+    source: "Figure 2, AppendEntries receiver step 2; §5.3 (Log Matching)",
+};
+
+/// How a follower moves its commit index.
+pub const FOLLOWER_COMMIT: Rule = Rule {
+    id: "follower-commit",
+    statement: "a follower sets commitIndex to min(leaderCommit, index of the last new entry) \
+                only after the consistency check passed",
+    source: "Figure 2, AppendEntries receiver step 5",
+};
+
+/// Committed entries are applied once each, in order.
+pub const APPLY_IN_ORDER: Rule = Rule {
+    id: "apply-in-order",
+    statement: "each committed entry is sent on apply_ch once, in index order, with no gap; a \
+                snapshot stands for every index it covers",
+    source: "Figure 2, Rules for all servers (lastApplied)",
+};
+
+/// Followers reset their election timer when they hear from the leader.
+pub const RESET_ELECTION_TIMER: Rule = Rule {
+    id: "reset-election-timer",
+    statement: "a follower resets its election timer on every AppendEntries from the current \
+                leader and when it grants a vote, so a healthy leader is never challenged",
+    source: "Figure 2, Rules for followers; §5.2",
+};
+
+/// A leader sends heartbeats while idle, often enough and not too often.
+pub const HEARTBEATS: Rule = Rule {
+    id: "heartbeats",
+    statement: "a leader sends AppendEntries to every follower when idle, often enough to hold \
+                its followers and at most ten times a second",
+    source: "Figure 2, Rules for leaders; §5.2; lab 2A",
+};
+
+/// Elections end: randomized timeouts and a new election on timeout.
+pub const ELECTION_LIVENESS: Rule = Rule {
+    id: "election-liveness",
+    statement: "a follower that hears no leader within its randomized election timeout stands \
+                for election in a new term; a candidate that neither wins nor loses starts \
+                another election; a majority of votes makes a leader",
+    source: "§5.2; Figure 2, Rules for followers and candidates",
+};
+
+/// A leader replicates at once and retries until followers catch up.
+pub const REPLICATION: Rule = Rule {
+    id: "replication",
+    statement: "a leader sends a follower every entry from nextIndex on, at once after \
+                start(), retries after a rejection with a lower nextIndex, and moves \
+                matchIndex and nextIndex on success",
+    source: "Figure 2, Rules for leaders; §5.3",
+};
+
+/// Fast log backtracking.
+pub const FAST_BACKUP: Rule = Rule {
+    id: "fast-backup",
+    statement: "a rejecting follower reports its conflicting term, the first index of that \
+                term and its log length, and the leader skips a whole term per round trip \
+                instead of one entry",
+    source: "§5.3, end; lab 2C",
+};
+
+/// Snapshots are saved with the Raft state, atomically.
+pub const SNAPSHOT_SAVE: Rule = Rule {
+    id: "snapshot-save",
+    statement: "Raft::snapshot discards only the entries the snapshot covers, and saves the \
+                snapshot and the Raft state in one Persister::save",
+    source: "§7; lab 2D",
+};
+
+/// InstallSnapshot handling.
+pub const INSTALL_SNAPSHOT: Rule = Rule {
+    id: "install-snapshot",
+    statement: "a follower behind the leader's log start gets InstallSnapshot: it keeps the \
+                entries after the snapshot if its log matches there, else discards its log, \
+                saves the snapshot and delivers it on apply_ch before any later entry",
+    source: "Figure 13, receiver steps 6-8; §7",
+};
+
+/// A restarted peer delivers its saved snapshot first.
+pub const SNAPSHOT_RESTORE: Rule = Rule {
+    id: "snapshot-restore",
+    statement: "a restarted peer with a saved snapshot delivers it as its first ApplyMsg and \
+                starts its log, commit index and last applied index after it",
+    source: "§7; lab 2D",
+};
+
+/// Nothing blocks while holding the lock.
+pub const NO_LOCK_WHILE_APPLYING: Rule = Rule {
+    id: "no-lock-while-applying",
+    statement: "a peer does not hold its lock while it sends on apply_ch: the service may call \
+                back into Raft (e.g. Raft::snapshot) before it reads the next message",
+    source: "lab 2D",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn causes_list_each_rule_with_its_id_and_source() {
+        let text = likely_causes(&[VOTE_ONCE, PERSIST_VOTE]);
+        assert!(text.contains("\n  - [vote-once] a peer grants at most one vote"));
+        assert!(text.contains("[persist-vote]"));
+        assert!(text.contains("(Figure 2, RequestVote receiver step 2; §5.2)"));
+    }
+}
