@@ -6,6 +6,7 @@
 use std::thread::{self, sleep};
 use std::time::Duration;
 
+use harness::rules::{self, likely_causes};
 use harness::{random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
 use rand::distr::{Alphanumeric, SampleString};
 
@@ -54,8 +55,9 @@ fn rpc_bytes() {
     assert!(
         got <= expected + 50_000,
         "too many RPC bytes; got {got}, expected at most {} ({expected} + 50000): each command \
-         should go to each follower about once (do not resend entries already in flight)",
-        expected + 50_000
+         should go to each follower about once (do not resend entries already in flight){}",
+        expected + 50_000,
+        likely_causes(&[rules::REPLICATION])
     );
 
     cfg.end();
@@ -372,8 +374,9 @@ fn count() {
         assert!(
             total2 - total1 <= limit,
             "too many RPCs ({}) for {entries} entries; expected at most {limit} (send new \
-             entries at once, but do not send each one more than once per follower)",
-            total2 - total1
+             entries at once, but do not send each one more than once per follower){}",
+            total2 - total1,
+            likely_causes(&[rules::REPLICATION, rules::HEARTBEATS])
         );
         Some(total2)
     });
@@ -383,7 +386,8 @@ fn count() {
     assert!(
         idle <= 3 * 20,
         "too many RPCs ({idle}) for 1 second of idleness; expected at most 60 (at most 10 \
-         heartbeats per second per follower)"
+         heartbeats per second per follower){}",
+        likely_causes(&[rules::HEARTBEATS])
     );
 
     cfg.end();
@@ -394,9 +398,15 @@ fn count() {
 fn assert_nothing_committed(cfg: &Config, index: u64) {
     let (committed, _) = cfg.n_committed(index);
     assert_eq!(
-        committed, 0,
+        committed,
+        0,
         "{committed} committed but no majority: index {index} was applied although the leader \
-         could reach only a minority (a leader commits an entry only once a majority stores it)"
+         could reach only a minority (a leader commits an entry only once a majority stores it){}",
+        likely_causes(&[
+            rules::MAJORITY,
+            rules::APPLY_IN_ORDER,
+            rules::FOLLOWER_COMMIT
+        ])
     );
 }
 

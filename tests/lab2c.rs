@@ -1,14 +1,38 @@
 //! Part 2C: persistence.
 //!
 //! Ports of the MIT 6.824 2C tests (`TestPersist12C` ...
-//! `TestUnreliableChurn2C`), with their limits.
+//! `TestUnreliableChurn2C`), with their limits, the harsher 2025 variant
+//! of Persist2, then scripted scenarios that drive the cluster into the
+//! one situation where a rule matters (Figure 8, a vote across a crash,
+//! saving before answering, fast backtracking), so that breaking the rule
+//! fails every run.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::{self, sleep};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use harness::rules::{self, likely_causes};
 use harness::{random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
 use rand::Rng;
+
+/// Time for a leader to hand new entries to a connected follower on a
+/// reliable network: replication starts at once, and this is five
+/// heartbeat periods besides. Scenarios wait it out where the public API
+/// cannot show that a follower holds an entry; a correct Raft passes
+/// whether or not the entry arrived.
+const REPLICATION_GRACE: Duration = Duration::from_millis(500);
+
+/// How many conflicting entries `fast_backtracking` puts on a follower.
+const CONFLICTING: u64 = 300;
+
+/// The RPCs a follower may receive while it catches up over
+/// [`CONFLICTING`] conflicting entries: a leader that skips a term per
+/// round trip needs a handful, one that backs up an entry at a time needs
+/// one per entry.
+const CATCH_UP_BUDGET: usize = 30;
+
+/// Rounds of `persist_before_answering`.
+const PERSIST_ROUNDS: usize = 5;
 
 #[test]
 fn persist1() {
@@ -57,9 +81,28 @@ fn persist1() {
 
 #[test]
 fn persist2() {
+    persist2_rounds("more persistence", Rejoin::Reconnect);
+}
+
+#[test]
+fn persist2_restart_all() {
+    persist2_rounds("more persistence, every peer restarted", Rejoin::Restart);
+}
+
+/// How `persist2_rounds` brings back the peers it only cut off.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rejoin {
+    /// Reconnect them (MIT's TestPersist2 until 2024).
+    Reconnect,
+    /// Restart them too, so every peer restarts every round (2025).
+    Restart,
+}
+
+/// Five rounds of partitions and restarts in different orders.
+fn persist2_rounds(desc: &str, rejoin: Rejoin) {
     let servers = 5;
     let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
-    cfg.begin("more persistence");
+    cfg.begin(desc);
 
     let mut next_cmd = 11;
     let mut one = |expected: usize| {
@@ -89,8 +132,12 @@ fn persist2() {
         cfg.connect(peer(3));
         one(servers - 2);
 
-        cfg.connect(peer(4));
-        cfg.connect(peer(0));
+        for last in [peer(4), peer(0)] {
+            if rejoin == Rejoin::Restart {
+                cfg.start1(last);
+            }
+            cfg.connect(last);
+        }
     }
     cfg.one(1000, servers, true);
 
@@ -321,7 +368,13 @@ fn churn(cfg: &Config) {
         assert!(
             log.contains(&Cmd::Int(value)),
             "didn't find a value: {value} was committed (a client saw it applied) but is not in \
-             the final log of {last_index} entries: a committed entry was lost"
+             the final log of {last_index} entries: a committed entry was lost{}",
+            likely_causes(&[
+                rules::PERSIST_LOG,
+                rules::UP_TO_DATE_VOTE,
+                rules::COMMIT_CURRENT_TERM,
+                rules::KEEP_MATCHING_ENTRIES
+            ])
         );
     }
 }
@@ -364,4 +417,232 @@ impl Drop for StopOnDrop<'_> {
     fn drop(&mut self) {
         self.0.store(true, Ordering::SeqCst);
     }
+}
+
+#[test]
+fn figure8_scripted() {
+    let servers = 5;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("Figure 8, scripted: an older term's entry is not committed by counting");
+
+    cfg.one(random_int(), servers, true);
+
+    // (a) S1 leads; its entry `a` reaches S2 alone.
+    let s1 = cfg.check_one_leader();
+    let s2 = (s1 + 1) % servers;
+    let rest: Vec<usize> = (0..servers).filter(|&i| i != s1 && i != s2).collect();
+    for &i in &rest {
+        cfg.disconnect(i);
+    }
+    let (index, _) = cfg.start(s1, random_int()).unwrap_or_else(|| {
+        panic!("the leader S{s1} refused start() just after two followers left")
+    });
+    sleep(REPLICATION_GRACE);
+    cfg.crash1(s1);
+    cfg.crash1(s2);
+
+    // (b) The other three elect S5, which takes an entry `b` at the same
+    // index in a newer term, and keeps it to itself.
+    for &i in &rest {
+        cfg.connect(i);
+    }
+    let s5 = cfg.check_one_leader();
+    cfg.disconnect(s5);
+    if cfg.start(s5, random_int()).is_none() {
+        panic!("the leader S{s5} refused start() just after it was cut off");
+    }
+    cfg.crash1(s5);
+    // Of the two voters left, S3 stays and S4 sits out (c).
+    let s4 = *rest.iter().find(|&&i| i != s5).expect("S5 is one of three");
+
+    // (c) S1 and S2 return with S3: one of them leads a newer term and
+    // copies `a`, an entry of an older term, to S3, so a majority holds
+    // it. It must not commit it by counting: S5 can still be elected and
+    // overwrite it. A leader that does commits within a heartbeat or two.
+    cfg.disconnect(s4);
+    for i in [s1, s2] {
+        cfg.start1(i);
+        cfg.connect(i);
+    }
+    let leader = cfg.check_one_leader();
+    let began = Instant::now();
+    while cfg.n_committed(index).0 == 0 && began.elapsed() < 2 * REPLICATION_GRACE {
+        sleep(Duration::from_millis(20));
+    }
+
+    // (d) Without that leader and the other of S1 and S2, S5 returns: its
+    // last term is newer than S3's and S4's, it alone can win, and it
+    // commits `b` at the index where a leader that counted committed `a`.
+    cfg.crash1(leader);
+    let other = if leader == s1 { s2 } else { s1 };
+    cfg.disconnect(other);
+    cfg.start1(s5);
+    cfg.connect(s5);
+    cfg.connect(s4);
+    cfg.one(random_int(), 3, true);
+
+    cfg.start1(leader);
+    cfg.connect(leader);
+    cfg.connect(other);
+    cfg.one(random_int(), servers, true);
+    cfg.end();
+}
+
+#[test]
+fn vote_survives_crash() {
+    let servers = 3;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("a vote survives a crash");
+
+    let voter = cfg.check_one_leader();
+    let term = cfg.check_terms();
+    let first = (voter + 1) % servers;
+    let second = (voter + 2) % servers;
+
+    // `first` can reach only `voter`, whose vote makes it leader of a
+    // newer term; `second` is down meanwhile, its last term the old one.
+    cfg.crash1(second);
+    cfg.disconnect_all();
+    cfg.link(first, voter);
+    let (_, new_term) = cfg.wait_leader_among(&[first]);
+    assert!(
+        new_term > term,
+        "S{first} leads term {new_term}, not newer than {term}"
+    );
+
+    // The voter crashes and restarts; `second` restarts, stands in that
+    // same newer term, and can reach only the voter, which already voted
+    // in it. A voter that forgot its vote makes two leaders of the term.
+    cfg.crash1(voter);
+    cfg.start1(voter);
+    cfg.link(first, voter);
+    cfg.start1(second);
+    cfg.link(second, voter);
+    cfg.check_one_leader_per_term(3 * ELECTION_TIMEOUT);
+
+    for i in 0..servers {
+        cfg.connect(i);
+    }
+    cfg.one(random_int(), servers, true);
+    cfg.end();
+}
+
+#[test]
+fn persist_before_answering() {
+    let servers = 3;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("entries are saved before they are acknowledged");
+
+    cfg.one(random_int(), servers, true);
+    for _ in 0..PERSIST_ROUNDS {
+        // A command commits on the leader and one follower, which then
+        // crash at once: the follower's acknowledgement counted, so it
+        // must come back with the entry.
+        let leader = cfg.check_one_leader();
+        let follower = (leader + 1) % servers;
+        let third = (leader + 2) % servers;
+        cfg.disconnect(third);
+        cfg.one(random_int(), 2, true);
+        cfg.crash1(leader);
+        cfg.crash1(follower);
+
+        // Only the follower and the third peer are up: a follower that lost
+        // the entry lets a leader put another command at its index.
+        cfg.start1(follower);
+        cfg.connect(follower);
+        cfg.connect(third);
+        cfg.one(random_int(), 2, true);
+
+        cfg.start1(leader);
+        cfg.connect(leader);
+        cfg.one(random_int(), servers, true);
+    }
+    cfg.end();
+}
+
+#[test]
+fn fast_backtracking() {
+    let servers = 5;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("fast backtracking over hundreds of conflicting entries");
+
+    cfg.one(random_int(), servers, true);
+
+    // An old leader and one follower, cut off from the other three, take
+    // entries that never commit.
+    let old = cfg.check_one_leader();
+    let follower = (old + 1) % servers;
+    let majority: Vec<usize> = (0..servers)
+        .filter(|&i| i != old && i != follower)
+        .collect();
+    for &i in &majority {
+        cfg.disconnect(i);
+    }
+    for _ in 0..CONFLICTING {
+        if cfg.start(old, random_int()).is_none() {
+            panic!("the leader S{old} refused start() just after three followers left");
+        }
+    }
+    sleep(REPLICATION_GRACE);
+    // The follower keeps hearing the old leader, so it holds an old term
+    // and never campaigns.
+    cfg.disconnect(old);
+    cfg.disconnect(follower);
+    cfg.link(old, follower);
+
+    // The other three commit as many entries of a newer term, then elect
+    // a leader anew, whose nextIndex for every follower is past its log.
+    for &i in &majority {
+        cfg.connect(i);
+    }
+    let last = commit_many(&cfg, CONFLICTING, majority.len());
+    let leader = cfg.check_one_leader();
+    cfg.crash1(leader);
+    cfg.start1(leader);
+    cfg.connect(leader);
+    cfg.check_one_leader();
+
+    // The follower returns: it conflicts with the leader from index 2 on.
+    cfg.disconnect(old);
+    let before = cfg.rpc_count(follower);
+    cfg.connect(follower);
+    let began = Instant::now();
+    while cfg.applied_through(follower) < last {
+        if began.elapsed() > 10 * ELECTION_TIMEOUT {
+            panic!(
+                "S{follower} applied only through index {} of {last} 10 s after it rejoined{}",
+                cfg.applied_through(follower),
+                likely_causes(&[rules::FAST_BACKUP, rules::REPLICATION])
+            );
+        }
+        sleep(Duration::from_millis(10));
+    }
+    let used = cfg.rpc_count(follower) - before;
+    if used > CATCH_UP_BUDGET {
+        panic!(
+            "S{follower} needed {used} RPCs to catch up over {CONFLICTING} conflicting entries \
+             in two terms; the budget is {CATCH_UP_BUDGET}: the leader backs nextIndex up too \
+             slowly{}",
+            likely_causes(&[rules::FAST_BACKUP])
+        );
+    }
+
+    cfg.connect(old);
+    cfg.one(random_int(), servers, true);
+    cfg.end();
+}
+
+/// Starts `count` commands on the leader of the connected peers, and waits
+/// until `expected` peers applied the last; returns its index.
+fn commit_many(cfg: &Config, count: u64, expected: usize) -> u64 {
+    let leader = cfg.check_one_leader();
+    let mut last = 0;
+    for _ in 0..count {
+        match cfg.start(leader, random_int()) {
+            Some((index, _)) => last = index,
+            None => panic!("the leader S{leader} refused start() while a majority was connected"),
+        }
+    }
+    cfg.wait(last, expected, None);
+    last
 }

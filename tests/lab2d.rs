@@ -1,10 +1,12 @@
 //! Part 2D: log compaction (snapshots).
 //!
 //! Ports of the MIT 6.824 2D tests (`TestSnapshotBasic2D` ...
-//! `TestSnapshotInit2D`), with their limits. The harness's snapshotting
+//! `TestSnapshotInit2D`), with their limits, and the 2025 variants of
+//! the last two on an unreliable network. The harness's snapshotting
 //! applier calls `Raft::snapshot` every `SNAPSHOT_INTERVAL` applied
 //! commands.
 
+use harness::rules::{self, likely_causes};
 use harness::{random_int, Applier, Config, Net, SNAPSHOT_INTERVAL};
 use rand::Rng;
 
@@ -51,9 +53,36 @@ fn snapshot_install_unreliable_crash() {
 
 #[test]
 fn snapshot_all_crash() {
+    all_crash("crash and restart all servers", Net::Reliable);
+}
+
+#[test]
+fn snapshot_all_crash_unreliable() {
+    all_crash(
+        "crash and restart all servers (unreliable)",
+        Net::Unreliable,
+    );
+}
+
+#[test]
+fn snapshot_init() {
+    init_after_crash("snapshot initialization after crash", Net::Reliable);
+}
+
+#[test]
+fn snapshot_init_unreliable() {
+    init_after_crash(
+        "snapshot initialization after crash (unreliable)",
+        Net::Unreliable,
+    );
+}
+
+/// MIT's SnapshotAllCrash: rounds of enough commands for a snapshot, then
+/// every peer restarts; indices must keep growing.
+fn all_crash(desc: &str, net: Net) {
     let servers = 3;
-    let cfg = Config::new(servers, Net::Reliable, Applier::Snapshotting);
-    cfg.begin("crash and restart all servers");
+    let cfg = Config::new(servers, net, Applier::Snapshotting);
+    cfg.begin(desc);
 
     cfg.one(random_int(), servers, true);
     for _ in 0..5 {
@@ -70,18 +99,24 @@ fn snapshot_all_crash() {
             index2 > index1,
             "index decreased from {index1} to {index2}: after a restart of every peer, a new \
              command must go after every entry committed before (the snapshot and the log after \
-             it must both survive)"
+             it must both survive){}",
+            likely_causes(&[
+                rules::SNAPSHOT_SAVE,
+                rules::SNAPSHOT_RESTORE,
+                rules::PERSIST_LOG
+            ])
         );
     }
 
     cfg.end();
 }
 
-#[test]
-fn snapshot_init() {
+/// MIT's SnapshotInit: a snapshot, a restart of every peer, one command
+/// (so each persists again after loading its snapshot), another restart.
+fn init_after_crash(desc: &str, net: Net) {
     let servers = 3;
-    let cfg = Config::new(servers, Net::Reliable, Applier::Snapshotting);
-    cfg.begin("snapshot initialization after crash");
+    let cfg = Config::new(servers, net, Applier::Snapshotting);
+    cfg.begin(desc);
 
     cfg.one(random_int(), servers, true);
     // Enough commands for a snapshot.
@@ -157,7 +192,8 @@ fn snap_common(desc: &str, net: Net, victim_fault: Victim) {
         assert!(
             size < MAX_LOG_SIZE,
             "Log size too large: a peer's persisted Raft state is {size} bytes, the limit is \
-             {MAX_LOG_SIZE}: Raft::snapshot(index, ..) must discard the log up to index"
+             {MAX_LOG_SIZE}: Raft::snapshot(index, ..) must discard the log up to index{}",
+            likely_causes(&[rules::SNAPSHOT_SAVE, rules::INSTALL_SNAPSHOT])
         );
 
         if victim_fault != Victim::StaysUp {

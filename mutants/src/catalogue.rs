@@ -96,7 +96,11 @@ fn mutant(patches: &Path, name: String, line: Line) -> Result<Mutant, String> {
 
 /// A TOML error's message on one line.
 fn one_line(error: &toml::de::Error) -> String {
-    error.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    error
+        .to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

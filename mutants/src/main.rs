@@ -103,7 +103,13 @@ fn run(cli: &Cli) -> Result<bool, String> {
     let mutants = catalogue::load(&catalogue)?;
     if cli.list {
         for m in &mutants {
-            println!("{} [{}] ({}): {}", m.name, m.rule, m.parts.join(","), m.about);
+            println!(
+                "{} [{}] ({}): {}",
+                m.name,
+                m.rule,
+                m.parts.join(","),
+                m.about
+            );
         }
         return Ok(true);
     }
@@ -194,9 +200,15 @@ fn grade_all(settings: &Settings, jobs: Vec<Job>, at_once: usize) -> Vec<Row> {
                 let verdict = trial::run(settings, &job.name, job.mutant.as_ref(), &job.parts);
                 eprintln!("mutants: {} done: {}", job.name, summary(&verdict));
                 rows.lock().expect("rows lock")[at] = Some(Row {
-                    rule: job.mutant.as_ref().map_or(String::new(), |m| m.rule.clone()),
+                    rule: job
+                        .mutant
+                        .as_ref()
+                        .map_or(String::new(), |m| m.rule.clone()),
                     unobservable: job.mutant.as_ref().and_then(|m| m.unobservable.clone()),
-                    expected: job.mutant.as_ref().map_or(Vec::new(), |m| m.catches.clone()),
+                    expected: job
+                        .mutant
+                        .as_ref()
+                        .map_or(Vec::new(), |m| m.catches.clone()),
                     control: job.mutant.is_none(),
                     name: job.name,
                     parts: job.parts,

@@ -154,7 +154,12 @@ mod tests {
                 expected: vec!["leader_holds".into()],
                 ..row("elsewhere", false, None, graded(12.0, 1, false))
             },
-            row("timer", false, Some("random timeouts"), graded(15.0, 0, false)),
+            row(
+                "timer",
+                false,
+                Some("random timeouts"),
+                graded(15.0, 0, false),
+            ),
         ];
         let text = render(&rows);
         assert!(text.contains("| control: full marks |"), "{text}");

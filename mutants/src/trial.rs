@@ -172,7 +172,11 @@ fn try_run(
         return Ok(Verdict::BuildFailed(first.to_string()));
     }
     let rule = mutant.map(|m| format!("[{}]", m.rule));
-    Ok(Verdict::Graded(graded(&report, &report_dir, rule.as_deref())))
+    Ok(Verdict::Graded(graded(
+        &report,
+        &report_dir,
+        rule.as_deref(),
+    )))
 }
 
 fn graded(report: &Report, report_dir: &Path, rule: Option<&str>) -> Graded {
@@ -259,8 +263,7 @@ fn copy_tree(from: &Path, to: &Path) -> Result<(), String> {
                 copy_tree(&path, &target)?;
             }
         } else {
-            fs::copy(&path, &target)
-                .map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
+            fs::copy(&path, &target).map_err(|e| format!("cannot copy {}: {e}", path.display()))?;
         }
     }
     Ok(())
@@ -320,6 +323,9 @@ mod tests {
         .unwrap();
         let error = apply_patch(&patch, root.path()).unwrap_err();
         assert!(error.contains("m.patch does not apply"), "{error}");
-        assert_eq!(fs::read_to_string(root.path().join("a.rs")).unwrap(), "fn a() {}\n");
+        assert_eq!(
+            fs::read_to_string(root.path().join("a.rs")).unwrap(),
+            "fn a() {}\n"
+        );
     }
 }

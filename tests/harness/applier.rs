@@ -5,14 +5,33 @@
 
 use std::sync::Arc;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use parking_lot::Mutex;
 use raft::{ApplyMsg, Raft};
 use serde::{Deserialize, Serialize};
 
+use crate::rules::{self, likely_causes};
 use crate::Cmd;
+
+/// The rules whose violation makes peers apply different commands at one
+/// index.
+const DIVERGENCE_CAUSES: [rules::Rule; 7] = [
+    rules::UP_TO_DATE_VOTE,
+    rules::COMMIT_CURRENT_TERM,
+    rules::KEEP_MATCHING_ENTRIES,
+    rules::CONSISTENCY_CHECK,
+    rules::FOLLOWER_COMMIT,
+    rules::PERSIST_LOG,
+    rules::VOTE_ONCE,
+];
+
+/// A `Raft::snapshot` call that has not returned after this long is taken
+/// for a deadlock: the apply channel is a rendezvous channel, so a peer
+/// that sends on it while holding its lock blocks the applier, which
+/// waits for that lock inside `Raft::snapshot`.
+const SNAPSHOT_PATIENCE: Duration = Duration::from_secs(3);
 
 /// The snapshotting applier calls `Raft::snapshot` at every index that is
 /// a multiple of this (MIT's `SnapShotInterval`).
@@ -36,6 +55,9 @@ pub(crate) struct AppliedLogs {
     max_index: u64,
     /// The first violation any applier saw, raised by the next check.
     violation: Option<String>,
+    /// When each peer's applier entered a `Raft::snapshot` call that has
+    /// not returned yet.
+    in_snapshot: Vec<Option<Instant>>,
 }
 
 #[derive(Default)]
@@ -69,11 +91,35 @@ impl AppliedLogs {
             peers: (0..peers).map(|_| PeerLog::default()).collect(),
             max_index: 0,
             violation: None,
+            in_snapshot: vec![None; peers],
         }
     }
 
-    pub(crate) fn violation(&self) -> Option<&str> {
-        self.violation.as_deref()
+    /// The first violation an applier saw, or a `Raft::snapshot` call stuck
+    /// for longer than [`SNAPSHOT_PATIENCE`].
+    pub(crate) fn violation(&self) -> Option<String> {
+        if let Some(violation) = &self.violation {
+            return Some(violation.clone());
+        }
+        let (peer, since) = self
+            .in_snapshot
+            .iter()
+            .enumerate()
+            .find_map(|(peer, since)| Some((peer, (*since)?)))?;
+        (since.elapsed() > SNAPSHOT_PATIENCE).then(|| {
+            format!(
+                "S{peer}'s Raft::snapshot, called by the tester's applier, has not returned \
+                 for {} s: does the peer hold its lock while it sends on apply_ch? (The \
+                 tests' apply_ch has no buffer, as in MIT's labs: each send waits for the \
+                 applier, which is waiting for the lock.){}",
+                since.elapsed().as_secs(),
+                likely_causes(&[rules::NO_LOCK_WHILE_APPLYING])
+            )
+        })
+    }
+
+    pub(crate) fn last_applied(&self, peer: usize) -> u64 {
+        self.peers[peer].last_applied
     }
 
     pub(crate) fn max_index(&self) -> u64 {
@@ -101,7 +147,8 @@ impl AppliedLogs {
                 if seen != cmd {
                     return Err(format!(
                         "committed values do not match at index {index}: \
-                         S{other} applied {seen}, S{peer} applied {cmd}"
+                         S{other} applied {seen}, S{peer} applied {cmd}{}",
+                        likely_causes(&DIVERGENCE_CAUSES)
                     ));
                 }
             }
@@ -122,18 +169,20 @@ impl AppliedLogs {
         if index <= last {
             return Err(format!(
                 "S{peer} applied index {index} after it had applied up to index {last}: \
-                 apply_ch must deliver each index once, in increasing order"
+                 apply_ch must deliver each index once, in increasing order{}",
+                likely_causes(&[rules::APPLY_IN_ORDER, rules::SNAPSHOT_RESTORE])
             ));
         }
         if index > last + 1 {
             return Err(format!(
                 "S{peer} applied index {index} right after index {last}, skipping {}: \
-                 apply_ch must deliver every index in order, without gaps",
+                 apply_ch must deliver every index in order, without gaps{}",
                 if index == last + 2 {
                     format!("index {}", last + 1)
                 } else {
                     format!("indices {}..={}", last + 1, index - 1)
-                }
+                },
+                likely_causes(&[rules::APPLY_IN_ORDER, rules::INSTALL_SNAPSHOT])
             ));
         }
         self.agree(peer, index, &cmd)?;
@@ -147,7 +196,8 @@ impl AppliedLogs {
             return Err(format!(
                 "S{peer} delivered a snapshot up to index {index} after it had applied up to \
                  index {last}: apply_ch went backwards (never deliver a snapshot older than \
-                 what was applied)"
+                 what was applied){}",
+                likely_causes(&[rules::INSTALL_SNAPSHOT, rules::APPLY_IN_ORDER])
             ));
         }
         self.install(peer, Some(index), data, "delivered on apply_ch")
@@ -168,16 +218,18 @@ impl AppliedLogs {
             .ok_or_else(|| {
                 format!(
                     "S{peer}: the snapshot {source} ({} bytes) is not one the tester made: \
-                     Raft must keep and return exactly the bytes given to Raft::snapshot",
-                    data.len()
+                     Raft must keep and return exactly the bytes given to Raft::snapshot{}",
+                    data.len(),
+                    likely_causes(&[rules::SNAPSHOT_SAVE, rules::INSTALL_SNAPSHOT])
                 )
             })?;
         if let Some(index) = claimed_index.filter(|&i| i != snapshot.last_included) {
             return Err(format!(
                 "S{peer} delivered a snapshot with index {index}, but that snapshot holds the \
                  commands up to index {}: ApplyMsg::Snapshot must carry the index that was \
-                 given to Raft::snapshot with those bytes",
-                snapshot.last_included
+                 given to Raft::snapshot with those bytes{}",
+                snapshot.last_included,
+                likely_causes(&[rules::INSTALL_SNAPSHOT, rules::SNAPSHOT_SAVE])
             ));
         }
         for (at, cmd) in (1..).zip(&snapshot.log) {
@@ -203,7 +255,8 @@ impl AppliedLogs {
                     };
                     return Err(format!(
                         "S{peer} applied {cmd} at index {index}, but {who}: a committed entry \
-                         must be the same on every peer"
+                         must be the same on every peer{}",
+                        likely_causes(&DIVERGENCE_CAUSES)
                     ));
                 }
                 _ => {}
@@ -333,8 +386,10 @@ impl Applier {
             (Err(violation), _) => logs.violation = Some(violation),
             (Ok(()), Some(index)) if self.snapshots && alive => {
                 let data = logs.snapshot_of(self.peer, index);
+                logs.in_snapshot[self.peer] = Some(Instant::now());
                 drop(logs);
                 self.raft.snapshot(index, data);
+                self.logs.lock().in_snapshot[self.peer] = None;
             }
             _ => {}
         }

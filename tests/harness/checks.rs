@@ -8,7 +8,32 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use crate::config::fail;
+use crate::rules::{self, likely_causes};
 use crate::{Cmd, Config};
+
+/// The rules whose violation puts two leaders in one term.
+const TWO_LEADER_CAUSES: [rules::Rule; 3] =
+    [rules::VOTE_ONCE, rules::PERSIST_VOTE, rules::MAJORITY];
+
+/// The rules whose violation leaves a healthy majority without a leader.
+const NO_LEADER_CAUSES: [rules::Rule; 3] = [
+    rules::ELECTION_LIVENESS,
+    rules::ADOPT_NEWER_TERM,
+    rules::UP_TO_DATE_VOTE,
+];
+
+/// The rules whose violation keeps a command from committing.
+const NO_AGREEMENT_CAUSES: [rules::Rule; 6] = [
+    rules::REPLICATION,
+    rules::CONSISTENCY_CHECK,
+    rules::FOLLOWER_COMMIT,
+    rules::COMMIT_CURRENT_TERM,
+    rules::FAST_BACKUP,
+    rules::ELECTION_LIVENESS,
+];
+
+/// How often [`Config::check_one_leader_per_term`] samples the peers.
+const LEADER_SAMPLE: Duration = Duration::from_millis(10);
 
 /// Rounds of [`Config::check_one_leader`], each 450-550 ms: a leader must
 /// appear within about 5 s.
@@ -45,9 +70,10 @@ impl Config {
                 if ids.len() > 1 {
                     fail(format!(
                         "term {term} has {} (>1) leaders ({}): a peer may vote only once per \
-                         term, and a candidate needs a majority of votes",
+                         term, and a candidate needs a majority of votes{}",
                         ids.len(),
-                        peer_list(ids)
+                        peer_list(ids),
+                        likely_causes(&TWO_LEADER_CAUSES)
                     ));
                 }
             }
@@ -57,8 +83,60 @@ impl Config {
         }
         fail(format!(
             "expected one leader, got none: no connected peer became leader within about 5 s \
-             (connected peers: {})",
-            self.describe_connected()
+             (connected peers: {}){}",
+            self.describe_connected(),
+            likely_causes(&NO_LEADER_CAUSES)
+        ))
+    }
+
+    /// Watches every running peer, connected or not, for `watch`, and fails
+    /// if two of them lead the same term at any time (Election Safety,
+    /// Figure 3). Returns the terms seen, with their leader.
+    #[track_caller]
+    pub fn check_one_leader_per_term(&self, watch: Duration) -> BTreeMap<u64, usize> {
+        let began = Instant::now();
+        let mut leaders: BTreeMap<u64, usize> = BTreeMap::new();
+        while began.elapsed() < watch {
+            self.check();
+            for (i, raft) in self.up_rafts() {
+                let (term, true) = raft.get_state() else {
+                    continue;
+                };
+                match leaders.get(&term) {
+                    Some(&other) if other != i => fail(format!(
+                        "term {term} has two leaders, S{other} and S{i}: at most one peer may \
+                         win the election of a term (Election Safety){}",
+                        likely_causes(&TWO_LEADER_CAUSES)
+                    )),
+                    _ => {
+                        leaders.insert(term, i);
+                    }
+                }
+            }
+            sleep(LEADER_SAMPLE);
+        }
+        leaders
+    }
+
+    /// Waits up to about 5 s until one of `candidates` (running, connected
+    /// or not) believes it leads, and returns it with its term.
+    #[track_caller]
+    pub fn wait_leader_among(&self, candidates: &[usize]) -> (usize, u64) {
+        let began = Instant::now();
+        while began.elapsed() < LEADER_ROUNDS as u32 * Duration::from_millis(500) {
+            self.check();
+            for &i in candidates {
+                if let Some((term, true)) = self.state(i) {
+                    return (i, term);
+                }
+            }
+            sleep(LEADER_SAMPLE);
+        }
+        fail(format!(
+            "none of {} became leader within about 5 s, though each could reach a majority \
+             of voters{}",
+            peer_list(candidates),
+            likely_causes(&NO_LEADER_CAUSES)
         ))
     }
 
@@ -73,7 +151,9 @@ impl Config {
                 None => first = Some((i, term)),
                 Some((j, seen)) if seen != term => fail(format!(
                     "servers disagree on term: S{j} is in term {seen}, S{i} in term {term}, \
-                     though the network is healthy (a peer that sees a higher term must adopt it)"
+                     though the network is healthy (a peer that sees a higher term must adopt \
+                     it){}",
+                    likely_causes(&[rules::ADOPT_NEWER_TERM, rules::HEARTBEATS])
                 )),
                 Some(_) => {}
             }
@@ -92,7 +172,8 @@ impl Config {
             if let (term, true) = raft.get_state() {
                 fail(format!(
                     "expected no leader among connected servers, but S{i} claims to be leader \
-                     in term {term}: without a majority no peer may win an election"
+                     in term {term}: without a majority no peer may win an election{}",
+                    likely_causes(&[rules::MAJORITY, rules::VOTE_ONCE])
                 ));
             }
         }
@@ -136,7 +217,8 @@ impl Config {
         let (count, cmd) = self.n_committed(index);
         if count < n {
             fail(format!(
-                "only {count} decided for index {index}; wanted {n} (waited about 30 s)"
+                "only {count} decided for index {index}; wanted {n} (waited about 30 s){}",
+                likely_causes(&NO_AGREEMENT_CAUSES)
             ));
         }
         cmd
@@ -184,13 +266,17 @@ impl Config {
                  peer(s) had applied that index, {expected} expected{instead}"
             );
             if !retry {
-                fail(format!("one({cmd}) failed to reach agreement: {miss}"));
+                fail(format!(
+                    "one({cmd}) failed to reach agreement: {miss}{}",
+                    likely_causes(&NO_AGREEMENT_CAUSES)
+                ));
             }
             last_miss = Some(miss);
         }
         fail(format!(
-            "one({cmd}) failed to reach agreement within 10 s: {}",
-            last_miss.unwrap_or_else(|| "no connected peer accepted start() as leader".into())
+            "one({cmd}) failed to reach agreement within 10 s: {}{}",
+            last_miss.unwrap_or_else(|| "no connected peer accepted start() as leader".into()),
+            likely_causes(&NO_AGREEMENT_CAUSES)
         ))
     }
 

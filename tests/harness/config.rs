@@ -200,6 +200,25 @@ impl Config {
         self.cut_off(i);
     }
 
+    /// Enables the one-way link from peer `from` to peer `to`: `from`'s
+    /// requests reach `to` and `to`'s replies come back, but `to`'s own
+    /// requests do not reach `from`. It leaves both peers' connected state
+    /// as it is; a restart of either drops the link (fresh ends).
+    pub fn link(&self, from: usize, to: usize) {
+        log::debug!("S{from} [harness] linked to S{to}, one way");
+        let peers = self.peers.lock();
+        if let Some(name) = peers[from].end_names.get(to) {
+            self.net.enable(name, true);
+        }
+    }
+
+    /// Disconnects every peer from every other.
+    pub fn disconnect_all(&self) {
+        for i in 0..self.n {
+            self.disconnect(i);
+        }
+    }
+
     fn cut_off(&self, i: usize) {
         let mut peers = self.peers.lock();
         peers[i].connected = false;
@@ -265,7 +284,10 @@ impl Config {
             fail(format!("restarting S{i}: {problem}"));
         }
         log::debug!("S{i} [harness] started");
-        let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
+        // No buffer, as MIT's unbuffered channel: each send waits for the
+        // applier, so a peer that sends while holding its lock deadlocks
+        // against an applier calling Raft::snapshot, and the check says so.
+        let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
         let raft = Raft::new(ends, i, persister, apply_tx);
         let applier = ApplierThread::spawn(
             i,
@@ -328,6 +350,12 @@ impl Config {
         let peers = self.peers.lock();
         let up = peers.iter().enumerate();
         up.filter_map(|(i, p)| Some((i, p.raft.clone()?))).collect()
+    }
+
+    /// The highest index peer `i` has applied since it last started (its
+    /// snapshot's index right after a restart from one).
+    pub fn applied_through(&self, i: usize) -> u64 {
+        self.logs.lock().last_applied(i)
     }
 
     /// The applied logs, for the checks.

@@ -44,6 +44,14 @@ pub const VOTE_ONCE: Rule = Rule {
     source: "Figure 2, RequestVote receiver step 2; §5.2",
 };
 
+/// Elections and commits need a majority of all peers.
+pub const MAJORITY: Rule = Rule {
+    id: "majority",
+    statement: "a candidate wins only with votes from a majority of all peers (more than half, \
+                itself included), and a leader commits only what a majority holds",
+    source: "§5.2 and §5.3; Figure 2, Rules for candidates and leaders",
+};
+
 /// Term and vote are saved before the vote is granted.
 pub const PERSIST_VOTE: Rule = Rule {
     id: "persist-vote",
@@ -119,8 +127,8 @@ pub const FOLLOWER_COMMIT: Rule = Rule {
 /// Committed entries are applied once each, in order.
 pub const APPLY_IN_ORDER: Rule = Rule {
     id: "apply-in-order",
-    statement: "each committed entry is sent on apply_ch once, in index order, with no gap; a \
-                snapshot stands for every index it covers",
+    statement: "only committed entries are sent on apply_ch, each once, in index order, with \
+                no gap; a snapshot stands for every index it covers",
     source: "Figure 2, Rules for all servers (lastApplied)",
 };
 
