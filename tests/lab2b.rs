@@ -4,7 +4,7 @@
 //! with their limits.
 
 use std::thread::{self, sleep};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use harness::rules::{self, likely_causes};
 use harness::{random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
@@ -423,4 +423,66 @@ fn in_one_term<T>(mut attempt: impl FnMut() -> Option<T>) -> T {
         }
     }
     panic!("term changed too often: five attempts each saw a new election");
+}
+
+#[test]
+fn stale_append_keeps_entries() {
+    let servers = 3;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("a stale AppendEntries does not cut entries the follower holds");
+
+    cfg.one(random_int(), servers, true);
+    let leader = cfg.check_one_leader();
+    let follower = (leader + 1) % servers;
+    let third = (leader + 2) % servers;
+    cfg.disconnect(third);
+
+    // The leader's first AppendEntries to the follower, with a few
+    // entries, waits at the network; the later ones, with all the entries,
+    // go through, and everything commits on the two.
+    cfg.hold_link(leader, follower, true);
+    let mut last = start_many(&cfg, leader, 3);
+    let began = Instant::now();
+    while cfg.held_count(leader, follower) == 0 {
+        if began.elapsed() > ELECTION_TIMEOUT {
+            panic!(
+                "the leader S{leader} sent no AppendEntries within 1 s of start(){}",
+                likely_causes(&[rules::REPLICATION])
+            );
+        }
+        sleep(Duration::from_millis(1));
+    }
+    cfg.hold_link(leader, follower, false);
+    last = last.max(start_many(&cfg, leader, 7));
+    cfg.wait(last, 2, None);
+
+    // The first request arrives now, stale: it carries entries the
+    // follower holds, and must leave its log as it is. The leader's later
+    // requests are held, so nothing repairs the follower, and the leader
+    // crashes.
+    cfg.hold_link(leader, follower, true);
+    cfg.deliver_held(leader, follower);
+    cfg.crash1(leader);
+
+    // The follower, the more up to date of the two left, leads; had it cut
+    // its log, it would put a new command where both applied another.
+    cfg.connect(third);
+    cfg.one(random_int(), 2, true);
+
+    cfg.start1(leader);
+    cfg.connect(leader);
+    cfg.one(random_int(), servers, true);
+    cfg.end();
+}
+
+/// Starts `count` commands on `leader` and returns the last one's index.
+fn start_many(cfg: &Config, leader: usize, count: usize) -> u64 {
+    let mut last = 0;
+    for _ in 0..count {
+        last = cfg
+            .start(leader, random_int())
+            .unwrap_or_else(|| panic!("the leader S{leader} refused start()"))
+            .0;
+    }
+    last
 }

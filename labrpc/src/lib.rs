@@ -5,8 +5,11 @@
 //! can count RPCs and bytes. Like the network a real cluster runs on, it
 //! can be made unreliable (delays, lost requests and replies, reordered
 //! replies), ends can be disabled (a partition) and servers deleted (a
-//! crash). Every random choice comes from one seeded RNG per network; set
-//! `LABRPC_SEED` to replay a failing run's fault schedule.
+//! crash). For scripted scenarios, an end's requests can be held at the
+//! network and delivered later, in order or newest first
+//! ([`Network::hold`], [`Network::deliver_held`]). Every random choice
+//! comes from one seeded RNG per network; set `LABRPC_SEED` to replay a
+//! failing run's fault schedule.
 //!
 //! ```
 //! use labrpc::{Network, Server, Service};
@@ -40,5 +43,5 @@ mod service;
 mod timer;
 
 pub use error::RpcError;
-pub use network::{ClientEnd, Network, SEED_ENV};
+pub use network::{ClientEnd, HeldOrder, Network, SEED_ENV};
 pub use service::{Server, Service};

@@ -66,6 +66,19 @@ struct State {
 struct EndState {
     server: Option<String>,
     enabled: bool,
+    /// Whether requests that arrive are held (see [`Network::hold`]).
+    holding: bool,
+    /// The requests held, oldest first.
+    held: Vec<Delivery>,
+}
+
+/// The order in which [`Network::deliver_held`] hands over held requests.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HeldOrder {
+    /// Oldest first, as they were sent.
+    AsSent,
+    /// Newest first: every request overtakes those sent before it.
+    NewestFirst,
 }
 
 struct HostedServer {
@@ -132,6 +145,14 @@ impl State {
             Some(current) if Arc::ptr_eq(current, server) => Ok(()),
             _ => Err(RpcError::ServerGone),
         }
+    }
+
+    /// Empties `end`'s queue of held requests.
+    fn take_held(&mut self, end: &str) -> Vec<Delivery> {
+        self.ends
+            .get_mut(end)
+            .map(|e| std::mem::take(&mut e.held))
+            .unwrap_or_default()
     }
 
     /// Removes the in-flight calls that `matches` selects.
@@ -268,10 +289,55 @@ impl Network {
             if enabled {
                 Vec::new()
             } else {
-                state.take_in_flight(|f| &*f.end == end)
+                let mut cut = state.take_in_flight(|f| &*f.end == end);
+                cut.extend(state.take_held(end).into_iter().map(|d| d.call));
+                cut
             }
         };
         fail_all(cut, RpcError::Unreachable);
+    }
+
+    /// Holds the requests on `end`, or stops holding them. While held, a
+    /// request that would reach its server waits at the network,
+    /// undelivered and unanswered; requests held stay so after holding
+    /// stops, until [`deliver_held`](Network::deliver_held). Tests use it
+    /// to deliver a request late, or requests out of order, on purpose.
+    pub fn hold(&self, end: &str, on: bool) {
+        let mut state = self.inner.state.lock();
+        match state.ends.get_mut(end) {
+            Some(e) => e.holding = on,
+            None => log::warn!("labrpc: hold of unknown end {end:?} ignored"),
+        }
+    }
+
+    /// How many requests `end` holds.
+    pub fn held_count(&self, end: &str) -> usize {
+        let state = self.inner.state.lock();
+        state.ends.get(end).map_or(0, |e| e.held.len())
+    }
+
+    /// Hands the requests held on `end` to their server, in `order`, and
+    /// returns how many there were; whether later ones are held does not
+    /// change. Each handler runs to completion on the calling thread before
+    /// the next starts, so they run in exactly that order (use it with
+    /// handlers that do not block).
+    pub fn deliver_held(&self, end: &str, order: HeldOrder) -> usize {
+        let mut held = self.inner.state.lock().take_held(end);
+        if order == HeldOrder::NewestFirst {
+            held.reverse();
+        }
+        let count = held.len();
+        for delivery in held {
+            let Some(id) = Inner::admit(&self.inner, &delivery) else {
+                continue;
+            };
+            let reply = delivery
+                .server
+                .server
+                .dispatch(&delivery.method, &delivery.request);
+            Inner::reply(&self.inner, id, delivery, reply);
+        }
+        count
     }
 
     /// Adds `server` under `name`, replacing (crashing) any server of that
@@ -335,7 +401,11 @@ impl Network {
         let cut = {
             let mut state = self.inner.state.lock();
             state.shut_down = true;
-            state.take_in_flight(|_| true)
+            let mut cut = state.take_in_flight(|_| true);
+            for end in state.ends.values_mut() {
+                cut.extend(std::mem::take(&mut end.held).into_iter().map(|d| d.call));
+            }
+            cut
         };
         fail_all(cut, RpcError::Shutdown);
         self.inner.timer.stop();
@@ -487,25 +557,18 @@ impl Inner {
     }
 
     /// Hands the request to the server's handler, if the server is still
-    /// the one the end reaches.
+    /// the one the end reaches, or holds it if the end is held.
     fn dispatch(this: &Arc<Inner>, delivery: Delivery) {
-        let id = this.next_call_id.fetch_add(1, Ordering::Relaxed);
         {
             let mut state = this.state.lock();
-            if let Err(e) = state.check_alive(&delivery.end, &delivery.server) {
-                drop(state);
-                return delivery.call.complete(Err(e));
+            if let Some(end) = state.ends.get_mut(&*delivery.end).filter(|e| e.holding) {
+                end.held.push(delivery);
+                return;
             }
-            delivery.server.count.fetch_add(1, Ordering::Relaxed);
-            state.in_flight.insert(
-                id,
-                InFlight {
-                    end: Arc::clone(&delivery.end),
-                    server: Arc::clone(&delivery.server),
-                    call: Arc::clone(&delivery.call),
-                },
-            );
         }
+        let Some(id) = Inner::admit(this, &delivery) else {
+            return;
+        };
         let net = Arc::clone(this);
         this.pool.execute(move || {
             let reply = delivery
@@ -514,6 +577,29 @@ impl Inner {
                 .dispatch(&delivery.method, &delivery.request);
             Inner::reply(&net, id, delivery, reply);
         });
+    }
+
+    /// Counts a request that reaches its server and records it as in flight,
+    /// under a new call id; or, if the server is no longer the one the end
+    /// reaches, fails the call and returns `None`.
+    fn admit(this: &Arc<Inner>, delivery: &Delivery) -> Option<u64> {
+        let mut state = this.state.lock();
+        if let Err(e) = state.check_alive(&delivery.end, &delivery.server) {
+            drop(state);
+            delivery.call.complete(Err(e));
+            return None;
+        }
+        let id = this.next_call_id.fetch_add(1, Ordering::Relaxed);
+        delivery.server.count.fetch_add(1, Ordering::Relaxed);
+        state.in_flight.insert(
+            id,
+            InFlight {
+                end: Arc::clone(&delivery.end),
+                server: Arc::clone(&delivery.server),
+                call: Arc::clone(&delivery.call),
+            },
+        );
+        Some(id)
     }
 
     /// The handler has returned: lose, hold or deliver its reply.

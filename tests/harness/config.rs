@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use labrpc::{Network, Server};
+use labrpc::{HeldOrder, Network, Server};
 use parking_lot::Mutex;
 use raft::{Persister, Raft};
 
@@ -210,6 +210,38 @@ impl Config {
         if let Some(name) = peers[from].end_names.get(to) {
             self.net.enable(name, true);
         }
+    }
+
+    /// Holds peer `from`'s requests to peer `to` at the network, or stops
+    /// holding them (see labrpc's `Network::hold`): held requests wait,
+    /// undelivered, until [`deliver_held`](Config::deliver_held), even
+    /// after holding stops. A restart of `from` drops them with its ends.
+    pub fn hold_link(&self, from: usize, to: usize, on: bool) {
+        log::debug!("S{from} [harness] holding requests to S{to}: {on}");
+        if let Some(name) = self.end_name(from, to) {
+            self.net.hold(&name, on);
+        }
+    }
+
+    /// How many of peer `from`'s requests to peer `to` are held.
+    pub fn held_count(&self, from: usize, to: usize) -> usize {
+        self.end_name(from, to)
+            .map_or(0, |name| self.net.held_count(&name))
+    }
+
+    /// Delivers the requests held from peer `from` to peer `to`, oldest
+    /// first, each handled before the next, and returns how many there were.
+    pub fn deliver_held(&self, from: usize, to: usize) -> usize {
+        let delivered = self
+            .end_name(from, to)
+            .map_or(0, |name| self.net.deliver_held(&name, HeldOrder::AsSent));
+        log::debug!("S{from} [harness] {delivered} held requests to S{to} delivered");
+        delivered
+    }
+
+    /// The name of the current end from peer `from` to peer `to`.
+    fn end_name(&self, from: usize, to: usize) -> Option<String> {
+        self.peers.lock()[from].end_names.get(to).cloned()
     }
 
     /// Disconnects every peer from every other.

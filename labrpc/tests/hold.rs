@@ -1,0 +1,98 @@
+//! Held ends: requests wait at the network until a test delivers them, in
+//! the order it chooses.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::*;
+use crossbeam_channel::Receiver;
+use labrpc::{ClientEnd, HeldOrder, Network, RpcError, Service};
+
+/// A network whose server records the values `Log.Push` receives, in
+/// order, with an enabled end to it.
+fn log_network() -> (Network, ClientEnd, Arc<Mutex<Vec<u64>>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&seen);
+    let service = Service::new("Log").handle("Push", move |x: u64| {
+        let mut log = log.lock().unwrap();
+        log.push(x);
+        log.len()
+    });
+    let net = network_with(7, vec![service]);
+    let end = end_to_server(&net, "client");
+    (net, end, seen)
+}
+
+/// Starts `Log.Push(x)` without waiting; its outcome arrives on the receiver.
+fn push(end: &ClientEnd, x: u64) -> Receiver<Result<usize, RpcError>> {
+    let (tx, rx) = crossbeam_channel::bounded(1);
+    end.call_async("Log.Push", &x, move |reply| {
+        let _ = tx.send(reply);
+    });
+    rx
+}
+
+const PATIENCE: Duration = Duration::from_secs(5);
+
+#[test]
+fn held_requests_wait_and_can_be_delivered_newest_first() {
+    let (net, end, seen) = log_network();
+    net.hold("client", true);
+    let replies: Vec<_> = (1..=3).map(|x| push(&end, x)).collect();
+    assert_eq!(net.held_count("client"), 3);
+    assert!(
+        replies[0].recv_timeout(Duration::from_millis(100)).is_err(),
+        "a held request was answered"
+    );
+    assert!(seen.lock().unwrap().is_empty());
+    assert_eq!(
+        net.rpc_count(SERVER),
+        0,
+        "held requests are not counted yet"
+    );
+
+    assert_eq!(net.deliver_held("client", HeldOrder::NewestFirst), 3);
+    assert_eq!(*seen.lock().unwrap(), [3, 2, 1]);
+    let lengths: Vec<usize> = replies
+        .iter()
+        .map(|r| r.recv_timeout(PATIENCE).unwrap().unwrap())
+        .collect();
+    assert_eq!(lengths, [3, 2, 1], "each reply answers its own request");
+    assert_eq!(net.rpc_count(SERVER), 3);
+    net.cleanup();
+}
+
+#[test]
+fn a_held_request_waits_while_later_ones_pass() {
+    let (net, end, seen) = log_network();
+    net.hold("client", true);
+    let late = push(&end, 1);
+    net.hold("client", false);
+    assert_eq!(end.call::<u64, usize>("Log.Push", &2), Ok(1));
+    assert!(late.recv_timeout(Duration::from_millis(100)).is_err());
+
+    net.hold("client", true);
+    let held_again = push(&end, 3);
+    assert_eq!(net.deliver_held("client", HeldOrder::AsSent), 2);
+    assert_eq!(late.recv_timeout(PATIENCE).unwrap(), Ok(2));
+    assert_eq!(held_again.recv_timeout(PATIENCE).unwrap(), Ok(3));
+    assert_eq!(*seen.lock().unwrap(), [2, 1, 3]);
+    net.cleanup();
+}
+
+#[test]
+fn disabling_a_held_end_fails_what_it_holds() {
+    let (net, end, seen) = log_network();
+    net.hold("client", true);
+    let held = push(&end, 1);
+    net.enable("client", false);
+    assert_eq!(
+        held.recv_timeout(PATIENCE).unwrap(),
+        Err(RpcError::Unreachable)
+    );
+    assert_eq!(net.deliver_held("client", HeldOrder::AsSent), 0);
+    assert!(seen.lock().unwrap().is_empty());
+    net.cleanup();
+}
