@@ -499,10 +499,11 @@ fn vote_survives_crash() {
     let first = (voter + 1) % servers;
     let second = (voter + 2) % servers;
 
-    // `first` can reach only `voter`, whose vote makes it leader of a
-    // newer term; `second` is down meanwhile, its last term the old one.
-    cfg.crash1(second);
+    // The voter, leader of `term`, keeps `second` in that term with its
+    // heartbeats; `first` hears nothing, stands for a newer term, and can
+    // reach only the voter, whose vote makes it leader.
     cfg.disconnect_all();
+    cfg.link(voter, second);
     cfg.link(first, voter);
     let (_, new_term) = cfg.wait_leader_among(&[first]);
     assert!(
@@ -510,13 +511,13 @@ fn vote_survives_crash() {
         "S{first} leads term {new_term}, not newer than {term}"
     );
 
-    // The voter crashes and restarts; `second` restarts, stands in that
-    // same newer term, and can reach only the voter, which already voted
-    // in it. A voter that forgot its vote makes two leaders of the term.
+    // At once, before `second` misses the heartbeats it no longer gets, the
+    // voter crashes and restarts. Then `second` stands in that same newer
+    // term and can reach only the voter, which already voted in it: a voter
+    // that forgot its vote, or its term, makes two leaders of the term.
     cfg.crash1(voter);
     cfg.start1(voter);
     cfg.link(first, voter);
-    cfg.start1(second);
     cfg.link(second, voter);
     cfg.check_one_leader_per_term(3 * ELECTION_TIMEOUT);
 

@@ -170,7 +170,11 @@ impl AppliedLogs {
             return Err(format!(
                 "S{peer} applied index {index} after it had applied up to index {last}: \
                  apply_ch must deliver each index once, in increasing order{}",
-                likely_causes(&[rules::APPLY_IN_ORDER, rules::SNAPSHOT_RESTORE])
+                likely_causes(&[
+                    rules::APPLY_IN_ORDER,
+                    rules::SNAPSHOT_RESTORE,
+                    rules::SNAPSHOT_SAVE
+                ])
             ));
         }
         if index > last + 1 {

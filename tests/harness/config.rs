@@ -121,6 +121,8 @@ impl Config {
             }),
             session,
         };
+        let logs = Arc::clone(&cfg.logs);
+        cfg.session.watch(move || logs.lock().violation());
         for i in 0..n {
             cfg.start1(i);
         }
@@ -430,6 +432,7 @@ impl Config {
 
 impl Drop for Config {
     fn drop(&mut self) {
+        self.session.unwatch();
         for i in 0..self.n {
             if let Err(problem) = self.shut_down(i) {
                 eprintln!("cleanup: {problem}");

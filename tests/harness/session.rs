@@ -25,6 +25,18 @@ const WATCHDOG_LIMIT: Duration = Duration::from_secs(125);
 /// `cargo test` binary).
 const WATCHDOG_EXIT_CODE: i32 = 101;
 
+/// How often the watchdog asks the test's probe for a problem.
+const PROBE_INTERVAL: Duration = Duration::from_millis(250);
+
+/// How long a problem the probe reports may wait for the test thread to
+/// raise it; past that, the test thread is taken to be stuck in a call
+/// into student code, and the watchdog fails the test itself.
+const RAISE_PATIENCE: Duration = Duration::from_secs(2);
+
+/// A check the watchdog runs on its own thread: `Some(message)` when the
+/// test has failed.
+type Probe = Box<dyn Fn() -> Option<String> + Send>;
+
 /// `cargo test` runs tests on several threads; these tests are
 /// timing-sensitive, so they take turns: a test waits while another holds
 /// the [`Turn`].
@@ -70,11 +82,12 @@ pub struct Session {
     _turn: Turn,
 }
 
-/// What the failure report says about the test.
+/// What the failure report says about the test, and the watchdog's probe.
 struct Info {
     started: Instant,
     title: Option<String>,
     seed: Option<u64>,
+    probe: Option<Probe>,
 }
 
 impl Info {
@@ -108,20 +121,13 @@ impl Session {
             started,
             title: None,
             seed: None,
+            probe: None,
         }));
         let (watchdog, test_over) = crossbeam_channel::bounded::<()>(0);
         let watched = Arc::clone(&info);
         thread::Builder::new()
             .name("test-watchdog".into())
-            .spawn(move || {
-                if let Err(RecvTimeoutError::Timeout) = test_over.recv_timeout(WATCHDOG_LIMIT) {
-                    let report = watched.lock().report("HUNG (the harness ends the process)");
-                    // Straight to the process's stderr: libtest's capture
-                    // would be lost when the process exits.
-                    let _ = std::io::stderr().write_all(report.as_bytes());
-                    std::process::exit(WATCHDOG_EXIT_CODE);
-                }
-            })
+            .spawn(move || watch(&watched, &test_over, started))
             .expect("cannot start the test watchdog thread");
         Session {
             started,
@@ -130,6 +136,20 @@ impl Session {
             _watchdog: watchdog,
             _turn: turn,
         }
+    }
+
+    /// Gives the watchdog a probe to run every quarter second: a problem it
+    /// reports that the test thread has not raised within 2 s (because
+    /// that thread is stuck inside a call into a deadlocked peer) fails the
+    /// test from the watchdog, with the probe's message and the report.
+    pub fn watch(&self, probe: impl Fn() -> Option<String> + Send + 'static) {
+        self.info.lock().probe = Some(Box::new(probe));
+    }
+
+    /// Takes the probe back: the test is ending, and its config is shutting
+    /// the peers down.
+    pub fn unwatch(&self) {
+        self.info.lock().probe = None;
     }
 
     /// Records the network seed, for the failure report.
@@ -194,6 +214,45 @@ impl Drop for Session {
             // The test function returned after its last end(): only now is
             // the whole test passed.
             completion::record_pass();
+        }
+    }
+}
+
+/// The watchdog: ends the process with the failure report when the test
+/// runs past [`WATCHDOG_LIMIT`], or when its probe's problem stays unraised.
+fn watch(info: &Mutex<Info>, test_over: &crossbeam_channel::Receiver<()>, started: Instant) {
+    let mut unraised_since: Option<Instant> = None;
+    loop {
+        match test_over.recv_timeout(PROBE_INTERVAL) {
+            Err(RecvTimeoutError::Timeout) => {}
+            _ => return,
+        }
+        let verdict = if started.elapsed() > WATCHDOG_LIMIT {
+            Some("HUNG (the harness ends the process)".to_string())
+        } else {
+            let problem = info.lock().probe.as_ref().and_then(|probe| probe());
+            match problem {
+                None => {
+                    unraised_since = None;
+                    None
+                }
+                Some(problem) => {
+                    let since = *unraised_since.get_or_insert_with(Instant::now);
+                    (since.elapsed() > RAISE_PATIENCE).then(|| {
+                        format!(
+                            "FAILED: {problem}\n(the test itself is stuck in a call into the \
+                             peers, so the harness ends the process)"
+                        )
+                    })
+                }
+            }
+        };
+        if let Some(verdict) = verdict {
+            let report = info.lock().report(&verdict);
+            // Straight to the process's stderr: libtest's capture would be
+            // lost when the process exits.
+            let _ = std::io::stderr().write_all(report.as_bytes());
+            std::process::exit(WATCHDOG_EXIT_CODE);
         }
     }
 }
