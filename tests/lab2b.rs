@@ -475,6 +475,45 @@ fn stale_append_keeps_entries() {
     cfg.end();
 }
 
+#[test]
+fn stale_log_cannot_win() {
+    let servers = 3;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("a candidate without a committed entry cannot win");
+
+    cfg.one(random_int(), servers, true);
+    let leader = cfg.check_one_leader();
+    let voter = (leader + 1) % servers;
+    let stale = (leader + 2) % servers;
+    cfg.disconnect(stale);
+    let index = cfg.one(random_int(), 2, true);
+
+    // `stale` lacks the entry at `index`, which committed on the leader and
+    // the voter. It can reach only the voter, which is the leader's only
+    // follower: only the voter's vote could make it leader, and a voter
+    // must refuse a candidate whose log is behind its own.
+    cfg.disconnect_all();
+    cfg.link(leader, voter);
+    cfg.link(stale, voter);
+    let began = Instant::now();
+    while began.elapsed() < 3 * ELECTION_TIMEOUT {
+        if let Some((term, true)) = cfg.state(stale) {
+            panic!(
+                "S{stale} became leader in term {term} without the entry committed at index \
+                 {index} (a leader must hold every committed entry: Leader Completeness){}",
+                likely_causes(&[rules::UP_TO_DATE_VOTE])
+            );
+        }
+        sleep(Duration::from_millis(10));
+    }
+
+    for i in 0..servers {
+        cfg.connect(i);
+    }
+    cfg.one(random_int(), servers, true);
+    cfg.end();
+}
+
 /// Starts `count` commands on `leader` and returns the last one's index.
 fn start_many(cfg: &Config, leader: usize, count: usize) -> u64 {
     let mut last = 0;
