@@ -201,7 +201,12 @@ impl AppliedLogs {
                 "S{peer} delivered a snapshot up to index {index} after it had applied up to \
                  index {last}: apply_ch went backwards (never deliver a snapshot older than \
                  what was applied){}",
-                likely_causes(&[rules::INSTALL_SNAPSHOT, rules::APPLY_IN_ORDER])
+                likely_causes(&[
+                    rules::INSTALL_SNAPSHOT,
+                    rules::SNAPSHOT_SAVE,
+                    rules::SNAPSHOT_RESTORE,
+                    rules::APPLY_IN_ORDER
+                ])
             ));
         }
         self.install(peer, Some(index), data, "delivered on apply_ch")
