@@ -173,9 +173,7 @@ fn one_vote_per_term() {
     cfg.link(1, 2);
     cfg.check_one_leader_per_term(3 * ELECTION_TIMEOUT);
 
-    for i in 0..servers {
-        cfg.connect(i);
-    }
+    cfg.connect_all();
     cfg.check_one_leader();
     cfg.end();
 }

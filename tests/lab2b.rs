@@ -469,8 +469,7 @@ fn stale_append_keeps_entries() {
     cfg.connect(third);
     cfg.one(random_int(), 2, true);
 
-    cfg.start1(leader);
-    cfg.connect(leader);
+    cfg.restart(leader);
     cfg.one(random_int(), servers, true);
     cfg.end();
 }
@@ -507,9 +506,7 @@ fn stale_log_cannot_win() {
         sleep(Duration::from_millis(10));
     }
 
-    for i in 0..servers {
-        cfg.connect(i);
-    }
+    cfg.connect_all();
     cfg.one(random_int(), servers, true);
     cfg.end();
 }

@@ -461,8 +461,7 @@ fn figure8_scripted() {
     // overwrite it. A leader that does commits within a heartbeat or two.
     cfg.disconnect(s4);
     for i in [s1, s2] {
-        cfg.start1(i);
-        cfg.connect(i);
+        cfg.restart(i);
     }
     let leader = cfg.check_one_leader();
     let began = Instant::now();
@@ -476,13 +475,11 @@ fn figure8_scripted() {
     cfg.crash1(leader);
     let other = if leader == s1 { s2 } else { s1 };
     cfg.disconnect(other);
-    cfg.start1(s5);
-    cfg.connect(s5);
+    cfg.restart(s5);
     cfg.connect(s4);
     cfg.one(random_int(), 3, true);
 
-    cfg.start1(leader);
-    cfg.connect(leader);
+    cfg.restart(leader);
     cfg.connect(other);
     cfg.one(random_int(), servers, true);
     cfg.end();
@@ -521,9 +518,7 @@ fn vote_survives_crash() {
     cfg.link(second, voter);
     cfg.check_one_leader_per_term(3 * ELECTION_TIMEOUT);
 
-    for i in 0..servers {
-        cfg.connect(i);
-    }
+    cfg.connect_all();
     cfg.one(random_int(), servers, true);
     cfg.end();
 }
@@ -549,13 +544,11 @@ fn persist_before_answering() {
 
         // Only the follower and the third peer are up: a follower that lost
         // the entry lets a leader put another command at its index.
-        cfg.start1(follower);
-        cfg.connect(follower);
+        cfg.restart(follower);
         cfg.connect(third);
         cfg.one(random_int(), 2, true);
 
-        cfg.start1(leader);
-        cfg.connect(leader);
+        cfg.restart(leader);
         cfg.one(random_int(), servers, true);
     }
     cfg.end();
@@ -599,8 +592,7 @@ fn fast_backtracking() {
     let last = commit_many(&cfg, CONFLICTING, majority.len());
     let leader = cfg.check_one_leader();
     cfg.crash1(leader);
-    cfg.start1(leader);
-    cfg.connect(leader);
+    cfg.restart(leader);
     cfg.check_one_leader();
 
     // The follower returns: it conflicts with the leader from index 2 on.

@@ -338,6 +338,21 @@ impl Config {
         peers[i].applier = Some(applier);
     }
 
+    /// Restarts peer `i` from its persisted state (crashing it first if
+    /// it is up) and connects it.
+    #[track_caller]
+    pub fn restart(&self, i: usize) {
+        self.start1(i);
+        self.connect(i);
+    }
+
+    /// Connects every peer.
+    pub fn connect_all(&self) {
+        for i in 0..self.n {
+            self.connect(i);
+        }
+    }
+
     /// Whether peer `i` is running (started and not crashed).
     pub fn is_up(&self, i: usize) -> bool {
         self.peers.lock()[i].raft.is_some()
