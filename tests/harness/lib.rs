@@ -28,7 +28,6 @@ mod completion;
 mod config;
 mod ends;
 pub mod kv;
-pub mod linearizability;
 mod logcapture;
 pub mod rules;
 mod session;

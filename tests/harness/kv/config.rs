@@ -15,8 +15,8 @@ use rand::seq::SliceRandom;
 use super::clerk::{ClerkEnds, TestClerk};
 use crate::config::fail;
 use crate::ends::{fresh_ends, server_name};
-use crate::linearizability::{assert_kv_linearizable, KvRecorder};
 use crate::{Net, Session};
+use lincheck::{assert_kv_linearizable, KvRecorder};
 
 /// How long the linearizability check of a test's history may search. A
 /// check that runs out of time fails the test as inconclusive.

@@ -1,4 +1,6 @@
-//! A linearizability checker for the KV tests.
+//! A linearizability checker, written for the raft-labs KV tests (the
+//! harness under `tests/` checks every KV test's history with it) but
+//! general: it knows nothing of Raft or of the KV service.
 //!
 //! Clerk threads record each call they make in a [`KvRecorder`]: its
 //! input, its output, and when it was called and returned. At the end of a
@@ -8,7 +10,7 @@
 //!
 //! ```no_run
 //! use std::time::Duration;
-//! use harness::linearizability::{assert_kv_linearizable, KvRecorder};
+//! use lincheck::{assert_kv_linearizable, KvRecorder};
 //!
 //! let log = KvRecorder::new();
 //! let client_id = 0;
