@@ -26,7 +26,9 @@
 //! linearizable, with a [`Counterexample`] that [`write_visualization`]
 //! turns into an HTML page; or inconclusive, when the time budget ran out
 //! first. Unlike porcupine in MIT's tests, the assertion treats an
-//! inconclusive check as a failure, with its own message.
+//! inconclusive check as a failure, with its own message. Every check
+//! also measures itself ([`check_with_stats`], [`CheckStats`]): how long
+//! each partition's search took.
 //!
 //! The search is the backtracking one of Wing and Gong as refined by Lowe
 //! (it remembers the (placed operations, state) pairs it has explored),
@@ -45,6 +47,7 @@ mod model;
 mod op_set;
 mod outcome;
 mod search;
+mod stats;
 mod text;
 mod visualize;
 
@@ -62,6 +65,7 @@ pub use key_value::KeyValue;
 pub use kv::{KvInput, KvModel, KvOperation, KvRecorder};
 pub use model::{Effect, Model, Partition};
 pub use outcome::{CheckOutcome, Counterexample, PartitionReport, PartitionVerdict};
+pub use stats::{CheckStats, PartitionTiming};
 pub use visualize::{write_visualization, VISUALIZATION_FILE_VARIABLE};
 
 /// Checks whether `history` is linearizable with respect to `model`,
@@ -71,18 +75,44 @@ pub fn check<M: Model>(
     history: &[Operation<M::Input, M::Output>],
     budget: Duration,
 ) -> CheckOutcome {
+    check_with_stats(model, history, budget).0
+}
+
+/// [`check`], and how long it took, partition by partition.
+pub fn check_with_stats<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    budget: Duration,
+) -> (CheckOutcome, CheckStats) {
+    let started = Instant::now();
     // A budget too large to add to the clock means no deadline at all.
-    let deadline = Instant::now().checked_add(budget);
+    let deadline = started.checked_add(budget);
+    let mut timings = Vec::new();
     let reports = model
         .partition(history)
         .into_iter()
-        .map(|partition| PartitionReport {
-            verdict: search::linearize(model, history, &partition.operations, deadline),
-            name: partition.name,
-            operations: partition.operations,
+        .map(|partition| {
+            let searched = Instant::now();
+            let report = PartitionReport {
+                verdict: search::linearize(model, history, &partition.operations, deadline),
+                name: partition.name,
+                operations: partition.operations,
+            };
+            timings.push(PartitionTiming::of(&report, searched.elapsed()));
+            report
         })
         .collect();
-    CheckOutcome::from_reports(reports, budget)
+    let stats = CheckStats {
+        elapsed: started.elapsed(),
+        operations: history.len(),
+        longest_operation: history
+            .iter()
+            .map(|o| o.returned_at.saturating_sub(o.called_at))
+            .max()
+            .unwrap_or_default(),
+        partitions: timings,
+    };
+    (CheckOutcome::from_reports(reports, budget), stats)
 }
 
 /// Checks a history of KV calls against [`KvModel`]; see [`check`].
@@ -90,19 +120,22 @@ pub fn check_kv(history: &[KvOperation], budget: Duration) -> CheckOutcome {
     check(&KvModel, history, budget)
 }
 
-/// Panics unless `history` is linearizable with respect to `model`.
+/// Panics unless `history` is linearizable with respect to `model`;
+/// returns how long the check took.
 ///
 /// When it is not, writes the page of [`write_visualization`] and panics
 /// with "history is not linearizable; see PATH" followed by a summary of
 /// each failing partition. When the budget runs out first, panics with
-/// "linearizability check inconclusive: ran out of its N s budget".
+/// "linearizability check inconclusive: ..." and what that means for the
+/// service under test (see [`inconclusive_message`]).
 pub fn assert_linearizable<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     budget: Duration,
-) {
-    match check(model, history, budget) {
-        CheckOutcome::Linearizable => {}
+) -> CheckStats {
+    let (outcome, stats) = check_with_stats(model, history, budget);
+    match outcome {
+        CheckOutcome::Linearizable => stats,
         CheckOutcome::NotLinearizable(counterexample) => {
             let summary = counterexample.summary(model, history);
             match write_visualization(model, history, &counterexample) {
@@ -119,14 +152,34 @@ pub fn assert_linearizable<M: Model>(
                 ),
             }
         }
-        CheckOutcome::Inconclusive { budget } => panic!(
-            "linearizability check inconclusive: ran out of its {} s budget",
-            budget.as_secs_f64()
-        ),
+        CheckOutcome::Inconclusive { budget } => panic!("{}", inconclusive_message(budget, &stats)),
     }
 }
 
+/// What an inconclusive check means, for the author of the service whose
+/// history it was: not proven wrong, not proven right; what to do next.
+pub fn inconclusive_message(budget: Duration, stats: &CheckStats) -> String {
+    let undecided: Vec<String> = stats.undecided().map(ToString::to_string).collect();
+    format!(
+        "linearizability check inconclusive: the search ran out of its {} s budget before \
+         deciding on {}.\n\
+         This does not say your service is wrong: the search could neither find an order that \
+         explains every result nor prove that none exists. But your service was not proven \
+         correct either, so the test cannot pass. Rerun the test: the search is much faster \
+         on most histories, and on a loaded machine it gets less done in its budget.\n\
+         If it keeps happening, look at the history: {} operations, the longest of which took \
+         {:.1} s from call to return. The search grows with how many operations overlap in \
+         time, so operations that take seconds (a server that holds a request long after it \
+         lost leadership instead of answering ErrWrongLeader, a clerk that waits long on a dead \
+         server before trying the next) make it explode; answer and fail over promptly.",
+        budget.as_secs_f64(),
+        undecided.join(", "),
+        stats.operations,
+        stats.longest_operation.as_secs_f64(),
+    )
+}
+
 /// [`assert_linearizable`] for KV histories, as the KV tests use it.
-pub fn assert_kv_linearizable(history: &[KvOperation], budget: Duration) {
+pub fn assert_kv_linearizable(history: &[KvOperation], budget: Duration) -> CheckStats {
     assert_linearizable(&KvModel, history, budget)
 }

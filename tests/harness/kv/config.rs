@@ -22,6 +22,10 @@ use lincheck::{assert_kv_linearizable, KvRecorder};
 /// check that runs out of time fails the test as inconclusive.
 pub const LINEARIZABILITY_BUDGET: Duration = Duration::from_secs(10);
 
+/// A check that takes more than this fraction of its budget is reported
+/// with a warning: the margin to "inconclusive" is getting thin.
+const SLOW_CHECK_FRACTION: u32 = 4;
+
 /// The persisted Raft state may reach at most this many times
 /// `max_raft_state` (MIT's bound, "8x just in case").
 const LOG_SIZE_FACTOR: usize = 8;
@@ -131,7 +135,15 @@ impl Config {
     pub fn end(&self) {
         self.session.check_time();
         self.check_log_size();
-        assert_kv_linearizable(&self.history.history(), LINEARIZABILITY_BUDGET);
+        let check = assert_kv_linearizable(&self.history.history(), LINEARIZABILITY_BUDGET);
+        println!("linearizability check: {check}");
+        if check.elapsed > LINEARIZABILITY_BUDGET / SLOW_CHECK_FRACTION {
+            self.warn(&format!(
+                "the linearizability check took {:.1} s of its {} s budget ({check})",
+                check.elapsed.as_secs_f64(),
+                LINEARIZABILITY_BUDGET.as_secs()
+            ));
+        }
         let summary = {
             let mark = self.mark.lock();
             format!(
