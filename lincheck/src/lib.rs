@@ -120,40 +120,73 @@ pub fn check_kv(history: &[KvOperation], budget: Duration) -> CheckOutcome {
     check(&KvModel, history, budget)
 }
 
-/// Panics unless `history` is linearizable with respect to `model`;
-/// returns how long the check took.
-///
-/// When it is not, writes the page of [`write_visualization`] and panics
-/// with "history is not linearizable; see PATH" followed by a summary of
-/// each failing partition. When the budget runs out first, panics with
-/// "linearizability check inconclusive: ..." and what that means for the
-/// service under test (see [`inconclusive_message`]).
+/// Why [`verdict`] did not pass a history: the message to fail with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// "history is not linearizable; see PATH" and a summary of each
+    /// failing partition.
+    NotLinearizable(String),
+    /// "linearizability check inconclusive: ..." and what that means (see
+    /// [`inconclusive_message`]).
+    Inconclusive(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::NotLinearizable(message) | Failure::Inconclusive(message) => {
+                f.write_str(message)
+            }
+        }
+    }
+}
+
+/// Checks `history` against `model` as a test would: how long the check
+/// took if it is linearizable, else the [`Failure`] to report. A history
+/// that is not linearizable also gets the page of [`write_visualization`],
+/// whose path the message names.
+pub fn verdict<M: Model>(
+    model: &M,
+    history: &[Operation<M::Input, M::Output>],
+    budget: Duration,
+) -> Result<CheckStats, Failure> {
+    let (outcome, stats) = check_with_stats(model, history, budget);
+    match outcome {
+        CheckOutcome::Linearizable => Ok(stats),
+        CheckOutcome::NotLinearizable(counterexample) => {
+            let summary = counterexample.summary(model, history);
+            Err(Failure::NotLinearizable(
+                match write_visualization(model, history, &counterexample) {
+                    Ok(path) => {
+                        eprintln!("info: wrote history visualization to {}", path.display());
+                        format!(
+                            "history is not linearizable; see {}\n{summary}",
+                            path.display()
+                        )
+                    }
+                    Err(error) => format!(
+                        "history is not linearizable (writing its visualization failed: \
+                         {error})\n{summary}"
+                    ),
+                },
+            ))
+        }
+        CheckOutcome::Inconclusive { budget } => {
+            Err(Failure::Inconclusive(inconclusive_message(budget, &stats)))
+        }
+    }
+}
+
+/// Panics unless `history` is linearizable with respect to `model`, with
+/// the message of [`verdict`]'s [`Failure`]; returns how long the check
+/// took.
+#[track_caller]
 pub fn assert_linearizable<M: Model>(
     model: &M,
     history: &[Operation<M::Input, M::Output>],
     budget: Duration,
 ) -> CheckStats {
-    let (outcome, stats) = check_with_stats(model, history, budget);
-    match outcome {
-        CheckOutcome::Linearizable => stats,
-        CheckOutcome::NotLinearizable(counterexample) => {
-            let summary = counterexample.summary(model, history);
-            match write_visualization(model, history, &counterexample) {
-                Ok(path) => {
-                    eprintln!("info: wrote history visualization to {}", path.display());
-                    panic!(
-                        "history is not linearizable; see {}\n{summary}",
-                        path.display()
-                    );
-                }
-                Err(error) => panic!(
-                    "history is not linearizable (writing its visualization failed: {error})\n\
-                     {summary}"
-                ),
-            }
-        }
-        CheckOutcome::Inconclusive { budget } => panic!("{}", inconclusive_message(budget, &stats)),
-    }
+    verdict(model, history, budget).unwrap_or_else(|failure| panic!("{failure}"))
 }
 
 /// What an inconclusive check means, for the author of the service whose
@@ -179,7 +212,8 @@ pub fn inconclusive_message(budget: Duration, stats: &CheckStats) -> String {
     )
 }
 
-/// [`assert_linearizable`] for KV histories, as the KV tests use it.
+/// [`assert_linearizable`] for KV histories.
+#[track_caller]
 pub fn assert_kv_linearizable(history: &[KvOperation], budget: Duration) -> CheckStats {
     assert_linearizable(&KvModel, history, budget)
 }
