@@ -29,9 +29,10 @@ mod appends;
 mod clerk;
 mod config;
 mod generic;
+pub mod rules;
 mod speed;
 
-pub use appends::{append_value, check_client_appends, check_concurrent_appends};
+pub use appends::{append_value, check_client_appends, check_concurrent_appends, check_own_read};
 pub use clerk::{ClerkEnds, TestClerk};
 pub use config::{Config, LINEARIZABILITY_BUDGET};
 pub use generic::{generic_test, GenericTest};
