@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use harness::kv::{
-    append_value, check_concurrent_appends, generic_test, speed_test, Config, GenericTest,
+    append_value, check_concurrent_appends, generic_test, reply_only_to_committed_op, speed_test,
+    Config, GenericTest,
 };
 use harness::{join_or_fail, Net, ELECTION_TIMEOUT};
 
@@ -240,4 +241,12 @@ fn persist_partition_unreliable_linearizable() {
         random_keys: true,
         ..GenericTest::default()
     });
+}
+
+/// A leader that accepted a request, lost leadership in a minority and had
+/// the request's index overwritten by the majority must not report success
+/// for it.
+#[test]
+fn reply_only_to_committed_request() {
+    reply_only_to_committed_op();
 }
