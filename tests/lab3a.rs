@@ -10,10 +10,12 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 
+use harness::kv::rules::{READ_THROUGH_LOG, REPLY_COMMITTED_OP, WRONG_LEADER};
 use harness::kv::{
     append_value, check_concurrent_appends, generic_test, reply_only_to_committed_op, speed_test,
     Config, GenericTest,
 };
+use harness::rules::likely_causes;
 use harness::{join_or_fail, Net, ELECTION_TIMEOUT};
 
 /// After healing (and an election timeout), the minority's requests must
@@ -138,9 +140,15 @@ fn one_partition() {
         ck_minority_get.get("1");
     });
     let deadline = Instant::now() + Duration::from_secs(1);
-    for (what, call) in [("Put", &mut put), ("Get", &mut get)] {
+    for (what, call, causes) in [
+        ("Put", &mut put, [REPLY_COMMITTED_OP, WRONG_LEADER]),
+        ("Get", &mut get, [READ_THROUGH_LOG, WRONG_LEADER]),
+    ] {
         if call.finished_by(deadline) {
-            panic!("a {what} in the minority completed");
+            panic!(
+                "a {what} in the minority completed: no server of a minority can commit it{}",
+                likely_causes(&causes)
+            );
         }
     }
     ck_majority.check("1", "14");
