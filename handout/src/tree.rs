@@ -9,7 +9,7 @@ use crate::markers::{self, Outcome};
 use crate::{io_error, Error};
 
 /// Top-level directories that only instructors get.
-pub const INSTRUCTOR_ONLY: [&str; 2] = ["handout", "grading"];
+pub const INSTRUCTOR_ONLY: [&str; 3] = ["handout", "grading", "mutants"];
 /// The student README, inside the reference tree; it becomes `README.md`.
 pub const STUDENT_README: &str = "handout/README.student.md";
 /// The lab instructions, inside the reference tree; they become `labs/`.
