@@ -105,8 +105,8 @@ fn expect_applied_once(cfg: &Config, explanations: &Explanations) {
 /// Five servers. A clerk that knows the leader is cut off with it in a
 /// minority (the leader and one follower) and sends it an Append, which the
 /// leader starts at the next index of its log but cannot commit. The
-/// majority elects a new leader and commits [`MAJORITY_WRITES`] other
-/// requests, then everything heals: the old leader learns of the new term
+/// majority elects a new leader and commits more requests than the old
+/// leader can have started meanwhile, then everything heals: the old leader learns of the new term
 /// and the entries at its index are overwritten by the majority's. The
 /// Append must then have taken effect exactly once: its server must not
 /// answer it with the result of whatever entry was applied at its index.
@@ -157,9 +157,8 @@ pub fn reply_only_to_committed_op() {
 /// Three servers snapshotting at `max_raft_state` bytes. With both
 /// followers down, a clerk sends the leader an Append; the leader starts
 /// it, then the clerk's links are cut, so the reply is lost. The followers
-/// come back and the Append commits and is applied. [`SNAPSHOT_WRITES`]
-/// Puts make every server snapshot and trim its log past the Append's
-/// entry; then every server crashes and restarts from its snapshot. Only
+/// come back and the Append commits and is applied. Hundreds of Puts make
+/// every server snapshot and trim its log past the Append's entry; then every server crashes and restarts from its snapshot. Only
 /// then does the clerk reach the servers again and retry its Append, which
 /// must be recognised as a duplicate: the duplicate table must be in the
 /// snapshot.
