@@ -5,17 +5,61 @@
 //! recorded, and each test ends by checking the whole history for
 //! linearizability.
 
-use std::thread;
+use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::{Receiver, RecvTimeoutError};
+
+use harness::kv::rules::{READ_THROUGH_LOG, REPLY_COMMITTED_OP, WRONG_LEADER};
 use harness::kv::{
-    append_value, check_concurrent_appends, generic_test, speed_test, Config, GenericTest,
+    append_value, check_concurrent_appends, generic_test, reply_only_to_committed_op, speed_test,
+    Config, GenericTest,
 };
-use harness::{Net, ELECTION_TIMEOUT};
+use harness::rules::likely_causes;
+use harness::{join_or_fail, Net, ELECTION_TIMEOUT};
 
 /// After healing (and an election timeout), the minority's requests must
 /// complete within this long.
 const HEALED_COMPLETION: Duration = Duration::from_secs(3);
+
+/// A clerk call running in a thread of its own, detached so that a failure
+/// elsewhere does not wait for a request stuck in a minority.
+struct Detached {
+    finished: Receiver<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Detached {
+    fn spawn(call: impl FnOnce() + Send + 'static) -> Detached {
+        let (done, finished) = crossbeam_channel::bounded(1);
+        let thread = thread::spawn(move || {
+            call();
+            let _ = done.send(());
+        });
+        Detached {
+            finished,
+            thread: Some(thread),
+        }
+    }
+
+    /// Whether the call has completed by `deadline`. A call that panicked
+    /// fails the test with its own message.
+    #[track_caller]
+    fn finished_by(&mut self, deadline: Instant) -> bool {
+        match self.finished.recv_deadline(deadline) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => {
+                // The thread ended without sending: it panicked, or it
+                // finished and was asked before.
+                if let Some(thread) = self.thread.take() {
+                    join_or_fail(thread);
+                }
+                true
+            }
+        }
+    }
+}
 
 #[test]
 fn basic() {
@@ -53,15 +97,18 @@ fn unreliable_one_key() {
     cfg.begin("concurrent append to same key, unreliable");
     ck.put("k", "");
     thread::scope(|scope| {
-        for client in 0..CLIENTS {
-            let cfg = &cfg;
-            scope.spawn(move || {
-                let mut ck = cfg.make_client(&cfg.all());
-                for j in 0..APPENDS {
-                    ck.append("k", &append_value(client, j));
-                }
-            });
-        }
+        let clients: Vec<_> = (0..CLIENTS)
+            .map(|client| {
+                let cfg = &cfg;
+                scope.spawn(move || {
+                    let mut ck = cfg.make_client(&cfg.all());
+                    for j in 0..APPENDS {
+                        ck.append("k", &append_value(client, j));
+                    }
+                })
+            })
+            .collect();
+        clients.into_iter().for_each(join_or_fail);
     });
     check_concurrent_appends(&ck.get("k"), &[APPENDS; CLIENTS]);
     cfg.end();
@@ -88,22 +135,21 @@ fn one_partition() {
 
     cfg.begin("no progress in minority");
     let minority_ends = [ck_minority_put.ends(), ck_minority_get.ends()];
-    // Detached, so a failure below does not wait for a request that is
-    // stuck in the minority.
-    let (put_done, put_finished) = crossbeam_channel::bounded(1);
-    thread::spawn(move || {
-        ck_minority_put.put("1", "15");
-        let _ = put_done.send(());
-    });
-    let (get_done, get_finished) = crossbeam_channel::bounded(1);
-    thread::spawn(move || {
+    let mut put = Detached::spawn(move || ck_minority_put.put("1", "15"));
+    let mut get = Detached::spawn(move || {
         ck_minority_get.get("1");
-        let _ = get_done.send(());
     });
-    crossbeam_channel::select! {
-        recv(put_finished) -> _ => panic!("a Put in the minority completed"),
-        recv(get_finished) -> _ => panic!("a Get in the minority completed"),
-        default(Duration::from_secs(1)) => {}
+    let deadline = Instant::now() + Duration::from_secs(1);
+    for (what, call, causes) in [
+        ("Put", &mut put, [REPLY_COMMITTED_OP, WRONG_LEADER]),
+        ("Get", &mut get, [READ_THROUGH_LOG, WRONG_LEADER]),
+    ] {
+        if call.finished_by(deadline) {
+            panic!(
+                "a {what} in the minority completed: no server of a minority can commit it{}",
+                likely_causes(&causes)
+            );
+        }
     }
     ck_majority.check("1", "14");
     ck_majority.put("1", "16");
@@ -118,8 +164,8 @@ fn one_partition() {
     thread::sleep(ELECTION_TIMEOUT);
     // MIT waits 3 s for the Put only; the Get must complete as well.
     let deadline = Instant::now() + HEALED_COMPLETION;
-    for (what, finished) in [("Put", &put_finished), ("Get", &get_finished)] {
-        if finished.recv_deadline(deadline).is_err() {
+    for (what, call) in [("Put", &mut put), ("Get", &mut get)] {
+        if !call.finished_by(deadline) {
             panic!("the minority's {what} did not complete within 3 s of healing");
         }
     }
@@ -203,4 +249,12 @@ fn persist_partition_unreliable_linearizable() {
         random_keys: true,
         ..GenericTest::default()
     });
+}
+
+/// A leader that accepted a request, lost leadership in a minority and had
+/// the request's index overwritten by the majority must not report success
+/// for it.
+#[test]
+fn reply_only_to_committed_request() {
+    reply_only_to_committed_op();
 }

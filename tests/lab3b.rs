@@ -9,7 +9,9 @@
 
 use std::thread;
 
-use harness::kv::{generic_test, speed_test, Config, GenericTest};
+use harness::kv::{
+    dedup_survives_snapshot_and_restart, generic_test, speed_test, Config, GenericTest,
+};
 use harness::{Net, ELECTION_TIMEOUT};
 
 /// The servers' `max_raft_state` in every 3B test.
@@ -149,4 +151,11 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable() {
         max_raft_state: Some(MAX_RAFT_STATE),
         random_keys: true,
     });
+}
+
+/// An Append whose reply was lost, retried after every server snapshotted
+/// and restarted, must not take effect twice.
+#[test]
+fn duplicate_table_survives_snapshot_and_restart() {
+    dedup_survives_snapshot_and_restart(MAX_RAFT_STATE);
 }

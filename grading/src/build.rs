@@ -21,7 +21,7 @@ const TEST_PACKAGE: &str = "raft-labs";
 /// every tree has them at the same paths relative to its workspace, so
 /// their artifacts share names, and a tree whose files are older than the
 /// last build's artifacts would pass for fresh.
-const WORKSPACE_CRATES: [&str; 4] = ["labrpc", "raft", "kvraft", TEST_PACKAGE];
+const WORKSPACE_CRATES: [&str; 5] = ["labrpc", "lincheck", "raft", "kvraft", TEST_PACKAGE];
 
 /// The file, in the build directory, naming the tree built there last.
 const LAST_TREE: &str = "grading-last-tree";

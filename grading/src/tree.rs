@@ -9,7 +9,7 @@ use crate::error::{io_error, Error};
 
 /// What a submission cannot change: these come from the reference tree,
 /// replacing whatever the submission holds under the same names.
-pub const OFFICIAL: [&str; 4] = ["tests", "labrpc", "Cargo.toml", "Cargo.lock"];
+pub const OFFICIAL: [&str; 5] = ["tests", "labrpc", "lincheck", "Cargo.toml", "Cargo.lock"];
 
 /// Never copied from a submission, at any depth: version control, build
 /// output, and files that change how cargo or rustup build.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use kvraft::Clerk;
 
 use crate::config::fail;
-use crate::linearizability::KvRecorder;
+use lincheck::KvRecorder;
 
 /// The names of a clerk's ends, `[j]` reaching server j. Cheap to clone.
 #[derive(Clone, Debug)]

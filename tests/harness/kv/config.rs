@@ -13,14 +13,23 @@ use raft::Persister;
 use rand::seq::SliceRandom;
 
 use super::clerk::{ClerkEnds, TestClerk};
+use super::rules::{
+    DEDUP, DEDUP_IN_SNAPSHOT, READ_THROUGH_LOG, REPLY_COMMITTED_OP, SNAPSHOT_WHEN_FULL,
+    WRONG_LEADER,
+};
 use crate::config::fail;
 use crate::ends::{fresh_ends, server_name};
-use crate::linearizability::{assert_kv_linearizable, KvRecorder};
+use crate::rules::{likely_causes, SNAPSHOT_SAVE};
 use crate::{Net, Session};
+use lincheck::{Failure, KvModel, KvRecorder};
 
 /// How long the linearizability check of a test's history may search. A
 /// check that runs out of time fails the test as inconclusive.
 pub const LINEARIZABILITY_BUDGET: Duration = Duration::from_secs(10);
+
+/// A check that takes more than this fraction of its budget is reported
+/// with a warning: the margin to "inconclusive" is getting thin.
+const SLOW_CHECK_FRACTION: u32 = 4;
 
 /// The persisted Raft state may reach at most this many times
 /// `max_raft_state` (MIT's bound, "8x just in case").
@@ -131,7 +140,29 @@ impl Config {
     pub fn end(&self) {
         self.session.check_time();
         self.check_log_size();
-        assert_kv_linearizable(&self.history.history(), LINEARIZABILITY_BUDGET);
+        let check =
+            match lincheck::verdict(&KvModel, &self.history.history(), LINEARIZABILITY_BUDGET) {
+                Ok(check) => check,
+                Err(failure @ Failure::NotLinearizable(_)) => fail(format!(
+                    "{failure}{}",
+                    likely_causes(&[
+                        READ_THROUGH_LOG,
+                        WRONG_LEADER,
+                        REPLY_COMMITTED_OP,
+                        DEDUP,
+                        DEDUP_IN_SNAPSHOT
+                    ])
+                )),
+                Err(failure @ Failure::Inconclusive(_)) => fail(failure),
+            };
+        println!("linearizability check: {check}");
+        if check.elapsed > LINEARIZABILITY_BUDGET / SLOW_CHECK_FRACTION {
+            self.warn(&format!(
+                "the linearizability check took {:.1} s of its {} s budget ({check})",
+                check.elapsed.as_secs_f64(),
+                LINEARIZABILITY_BUDGET.as_secs()
+            ));
+        }
         let summary = {
             let mark = self.mark.lock();
             format!(
@@ -320,7 +351,8 @@ impl Config {
             fail(format!(
                 "logs were not trimmed: a persisted raft state has {size} bytes, over \
                  {LOG_SIZE_FACTOR} x max_raft_state = {limit}; the server should snapshot when \
-                 raft_state_size reaches max_raft_state, and Raft should then trim its log"
+                 raft_state_size reaches max_raft_state, and Raft should then trim its log{}",
+                likely_causes(&[SNAPSHOT_WHEN_FULL, SNAPSHOT_SAVE])
             ));
         }
     }

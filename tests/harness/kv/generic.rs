@@ -9,9 +9,12 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError};
 use rand::Rng;
 
-use super::appends::{append_value, check_client_appends};
+use super::appends::{append_value, check_client_appends, check_own_read};
 use super::config::Config;
+use super::rules::SNAPSHOT_WHEN_FULL;
 use crate::config::fail;
+use crate::join::join_or_fail;
+use crate::rules::likely_causes;
 use crate::{Net, ELECTION_TIMEOUT};
 
 /// Rounds of clients, faults and checks per test.
@@ -159,8 +162,9 @@ pub fn generic_test(test: GenericTest) {
         if test.max_raft_state.is_none() && cfg.snapshot_size() > 0 {
             fail(format!(
                 "a snapshot of {} bytes was saved, but max_raft_state is None: the server must \
-                 not snapshot then",
-                cfg.snapshot_size()
+                 not snapshot then{}",
+                cfg.snapshot_size(),
+                likely_causes(&[SNAPSHOT_WHEN_FULL])
             ));
         }
     }
@@ -196,11 +200,8 @@ fn run_client(cfg: &Config, test: GenericTest, client: usize, done: &AtomicBool)
             appends += 1;
         } else {
             let read = ck.get(&key);
-            if !test.random_keys && read != expected {
-                fail(format!(
-                    "get wrong value: client {client}'s key {key:?} should hold its own \
-                     appends, {expected:?}, but read {read:?}"
-                ));
+            if !test.random_keys {
+                check_own_read(client, &key, &expected, appends, &read);
             }
         }
         if let Some(rest) = CLIENT_OP_INTERVAL.checked_sub(started.elapsed()) {
@@ -222,11 +223,4 @@ fn run_partitioner(cfg: &Config, stop: &Receiver<()>) {
             return;
         }
     }
-}
-
-/// Joins a test thread, failing the test with the thread's own panic.
-fn join_or_fail<T>(thread: thread::ScopedJoinHandle<'_, T>) -> T {
-    thread
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }

@@ -23,16 +23,22 @@
 //!
 //! Most scenarios are instances of [`generic_test`]: clients appending and
 //! reading for a while under faults, then checks of every client's
-//! appends, of the log size, and of the history.
+//! appends, of the log size, and of the history. The scripted ones
+//! ([`reply_only_to_committed_op`], [`dedup_survives_snapshot_and_restart`])
+//! drive the service into the situation where one rule matters. Failures
+//! end with their likely causes, from [`rules`].
 
 mod appends;
 mod clerk;
 mod config;
 mod generic;
+pub mod rules;
+mod scenarios;
 mod speed;
 
-pub use appends::{append_value, check_client_appends, check_concurrent_appends};
+pub use appends::{append_value, check_client_appends, check_concurrent_appends, check_own_read};
 pub use clerk::{ClerkEnds, TestClerk};
 pub use config::{Config, LINEARIZABILITY_BUDGET};
 pub use generic::{generic_test, GenericTest};
+pub use scenarios::{dedup_survives_snapshot_and_restart, reply_only_to_committed_op};
 pub use speed::speed_test;

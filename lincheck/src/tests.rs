@@ -301,12 +301,41 @@ fn a_search_that_outlasts_its_budget_is_inconclusive() {
 #[test]
 fn an_inconclusive_check_fails_the_assertion_with_its_own_message() {
     let message = panic_message(|| {
-        assert_linearizable(&PushLog, &hopeless_push_log(), Duration::from_millis(10))
+        assert_linearizable(&PushLog, &hopeless_push_log(), Duration::from_millis(10));
     });
-    assert_eq!(
-        message,
-        "linearizability check inconclusive: ran out of its 0.01 s budget"
+    for part in [
+        "linearizability check inconclusive: the search ran out of its 0.01 s budget before \
+         deciding on history (25 operations",
+        "does not say your service is wrong",
+        "not proven correct either",
+        "Rerun the test",
+        "25 operations, the longest of which took 1.0 s",
+    ] {
+        assert!(message.contains(part), "{part:?} missing from: {message}");
+    }
+}
+
+#[test]
+fn a_check_reports_how_long_each_partition_took() {
+    let history = vec![
+        op(0, put("x", "1"), "", 0, 10),
+        op(1, get("x"), "1", 20, 30),
+        op(0, put("y", "2"), "", 40, 50),
+    ];
+    let (outcome, stats) = check_with_stats(&KvModel, &history, AMPLE);
+    assert_eq!(outcome, CheckOutcome::Linearizable);
+    assert_eq!(stats.operations, 3);
+    assert_eq!(stats.longest_operation, Duration::from_millis(10));
+    let names: Vec<_> = stats.partitions.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["key \"x\"", "key \"y\""]);
+    assert!(stats.partitions.iter().all(|p| p.decided));
+    assert_eq!(stats.undecided().count(), 0);
+    let line = stats.to_string();
+    assert!(
+        line.starts_with("3 operations in 2 partitions checked in "),
+        "{line}"
     );
+    assert!(line.contains("; slowest: key "), "{line}");
 }
 
 #[test]
@@ -317,7 +346,9 @@ fn a_failed_check_writes_a_page_showing_the_operation_it_could_not_place() {
         op(1, get("x"), "<1>", 4, 5),
         op(2, put("y", "3"), "", 0, 9),
     ];
-    let message = panic_message(|| assert_kv_linearizable(&history, AMPLE));
+    let message = panic_message(|| {
+        assert_kv_linearizable(&history, AMPLE);
+    });
     let first_line = message.lines().next().unwrap_or_default();
     let path = first_line
         .strip_prefix("history is not linearizable; see ")

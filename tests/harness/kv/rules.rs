@@ -1,0 +1,70 @@
+//! The rules of the KV service a failure can point to, in the style of
+//! [`crate::rules`]: each has an id in brackets (`[kv-dedup]`) that failure
+//! messages end with, among their likely causes, and that the mutant
+//! catalogue names.
+
+use crate::rules::Rule;
+
+/// A retried Put or Append takes effect once.
+pub const DEDUP: Rule = Rule {
+    id: "kv-dedup",
+    statement: "each clerk request carries (client id, sequence number); the state machine \
+                remembers each client's latest applied sequence number and applies a Put or \
+                Append that it has seen already (a retry) no second time",
+    source: "lab 3A, duplicate detection; DESIGN.md, kvraft",
+};
+
+/// The duplicate table is part of every snapshot.
+pub const DEDUP_IN_SNAPSHOT: Rule = Rule {
+    id: "kv-dedup-snapshot",
+    statement: "a snapshot holds the duplicate table with the key/value map, and a server that \
+                installs a snapshot (on restart or from InstallSnapshot) restores both, so a \
+                request retried after a snapshot is still recognised as a retry",
+    source: "lab 3B; §7",
+};
+
+/// A reply goes only to the request committed at its index.
+pub const REPLY_COMMITTED_OP: Rule = Rule {
+    id: "kv-reply-committed-op",
+    statement: "a leader answers a request only when the entry applied at the index start() \
+                returned is that very request (same client and sequence number); if another \
+                entry lands there, or its term changes, it lost leadership and answers \
+                ErrWrongLeader so the clerk retries elsewhere",
+    source: "lab 3A, \"detect that it has lost leadership\"; §8",
+};
+
+/// Reads go through the log.
+pub const READ_THROUGH_LOG: Rule = Rule {
+    id: "kv-read-through-log",
+    statement: "a Get is answered only after an entry for it (or a read index confirmed by a \
+                majority) has been committed and applied, never from the local state alone: \
+                a leader cut off from the majority, or a follower, may hold stale data",
+    source: "§8 (read-only operations); lab 3A",
+};
+
+/// Only the leader executes requests.
+pub const WRONG_LEADER: Rule = Rule {
+    id: "kv-wrong-leader",
+    statement: "a server that is not the leader (start() returns None, or it is killed) \
+                replies ErrWrongLeader at once and executes nothing; the clerk tries another \
+                server",
+    source: "lab 3A; §8",
+};
+
+/// Operations are applied in log order, each once, from what Raft delivers.
+pub const APPLY_FROM_LOG: Rule = Rule {
+    id: "kv-apply-from-log",
+    statement: "every server applies exactly the committed entries Raft delivers on apply_ch, \
+                in order, skipping none and applying none twice (a snapshot at or below the \
+                last applied index is ignored)",
+    source: "lab 3A; Figure 2, lastApplied",
+};
+
+/// The server snapshots before its Raft state outgrows the bound.
+pub const SNAPSHOT_WHEN_FULL: Rule = Rule {
+    id: "kv-snapshot-when-full",
+    statement: "with max_raft_state set, the server hands Raft a snapshot once the persisted \
+                Raft state reaches max_raft_state bytes, and Raft trims its log up to it; \
+                without it, the server never snapshots",
+    source: "lab 3B",
+};
