@@ -7,7 +7,7 @@ use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
 use harness::rules::{self, likely_causes};
-use harness::{random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
+use harness::{join_or_fail, random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
 use rand::distr::{Alphanumeric, SampleString};
 
 #[test]
@@ -203,7 +203,7 @@ fn concurrent_starts() {
                 .collect();
             starts
                 .into_iter()
-                .filter_map(|start| start.join().expect("a start() thread panicked"))
+                .filter_map(join_or_fail)
                 .filter(|&(_, term1)| term1 == term)
                 .map(|(index, _)| index)
                 .collect()

@@ -12,7 +12,7 @@ use std::thread::{self, sleep};
 use std::time::{Duration, Instant};
 
 use harness::rules::{self, likely_causes};
-use harness::{random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
+use harness::{join_or_fail, random_int, Applier, Cmd, Config, Net, ELECTION_TIMEOUT};
 use rand::Rng;
 
 /// Time for a leader to hand new entries to a connected follower on a
@@ -349,10 +349,7 @@ fn churn(cfg: &Config) {
         }
         stop.store(true, Ordering::SeqCst);
 
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().expect("a churn client failed"))
-            .collect()
+        handles.into_iter().flat_map(join_or_fail).collect()
     });
 
     sleep(ELECTION_TIMEOUT);
