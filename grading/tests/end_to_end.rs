@@ -50,9 +50,9 @@ fn assert_scored(graded: &Graded, code: u8, score: f64, outcome: &str) {
 fn the_reference_scores_full_marks_and_writes_every_report() {
     let started = Instant::now();
     let graded = grade_2a(&[], &[]);
-    assert_scored(&graded, exit::FULL_MARKS, 15.0, "passed");
+    assert_scored(&graded, exit::FULL_MARKS, 30.0, "passed");
     assert!(
-        graded.stdout.contains("score: 15/15"),
+        graded.stdout.contains("score: 30/30"),
         "{}",
         graded.describe()
     );
@@ -62,7 +62,7 @@ fn the_reference_scores_full_marks_and_writes_every_report() {
     );
 
     let gradescope = graded.json("gradescope/results.json");
-    assert_eq!(gradescope["score"], 15.0);
+    assert_eq!(gradescope["score"], 30.0);
     for test in gradescope["tests"].as_array().unwrap() {
         assert_eq!(test["status"], "passed", "{test}");
         assert_eq!(test["score"], test["max_score"], "{test}");
