@@ -17,12 +17,14 @@ use crate::Cmd;
 
 /// The rules whose violation makes peers apply different commands at one
 /// index.
-const DIVERGENCE_CAUSES: [rules::Rule; 7] = [
+const DIVERGENCE_CAUSES: [rules::Rule; 9] = [
     rules::UP_TO_DATE_VOTE,
     rules::COMMIT_CURRENT_TERM,
     rules::KEEP_MATCHING_ENTRIES,
     rules::CONSISTENCY_CHECK,
+    rules::REFUSE_STALE_TERM,
     rules::FOLLOWER_COMMIT,
+    rules::APPLY_IN_ORDER,
     rules::PERSIST_LOG,
     rules::VOTE_ONCE,
 ];
