@@ -186,8 +186,20 @@ fn grader(cli: &Cli) -> Result<PathBuf, String> {
     }
 }
 
-/// Runs every job, `at_once` at a time, and returns the rows in job order.
+/// Runs the control alone first, so that no other trial's build shares
+/// the machine with it (a build's disk and CPU load can stall a test
+/// process for seconds), then the mutants, `at_once` at a time; returns
+/// the rows in job order.
 fn grade_all(settings: &Settings, jobs: Vec<Job>, at_once: usize) -> Vec<Row> {
+    let (control, mutants): (Vec<Job>, Vec<Job>) =
+        jobs.into_iter().partition(|j| j.mutant.is_none());
+    let mut rows = grade_batch(settings, control, 1);
+    rows.extend(grade_batch(settings, mutants, at_once));
+    rows
+}
+
+/// Runs `jobs`, `at_once` at a time, and returns the rows in job order.
+fn grade_batch(settings: &Settings, jobs: Vec<Job>, at_once: usize) -> Vec<Row> {
     let count = jobs.len();
     let queue = Mutex::new(jobs.into_iter().enumerate().collect::<VecDeque<_>>());
     let rows: Mutex<Vec<Option<Row>>> = Mutex::new((0..count).map(|_| None).collect());
