@@ -28,6 +28,10 @@ use crate::tree;
 /// copies).
 const TARGET_DIR: &str = "target/grading";
 
+/// Where, under the reference tree, each grading has its scratch directory
+/// (the submission's copy, the test binaries, the runs' directories).
+const SCRATCH_DIR: &str = "target/grading/scratch";
+
 /// How much of the end of a failed run's output is read for its seed and
 /// message (the full output is kept in the report directory).
 const OUTPUT_READ_LIMIT: u64 = 4 << 20;
@@ -71,10 +75,14 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     if let Some(dir) = &cli.report {
         report::create_dir(dir)?;
     }
+    // Not in /tmp: cargo reads `.cargo/config.toml` from every directory
+    // above the tree it builds, and anyone can write /tmp/.cargo.
+    let scratch_root = reference.join(SCRATCH_DIR);
+    fs::create_dir_all(&scratch_root).map_err(io_error(&scratch_root))?;
     let scratch = tempfile::Builder::new()
         .prefix("grade-")
-        .tempdir()
-        .map_err(io_error(&std::env::temp_dir()))?;
+        .tempdir_in(&scratch_root)
+        .map_err(io_error(&scratch_root))?;
     let mut progress = Progress::new(visible);
     let spinner = progress.phase(&match &submission {
         Some(dir) => format!("building {}", dir.display()),
@@ -83,13 +91,13 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     let build_dir = BuildDir::take(&reference.join(TARGET_DIR), &mut |note| {
         spinner.set_message(note.to_string())
     })?;
-    let tree = match &submission {
+    let (tree, notes) = match &submission {
         Some(dir) => {
             let into = scratch.path().join("tree");
-            tree::prepare_submission(&reference, dir, &into)?;
-            into
+            let notes = tree::prepare_submission(&reference, dir, &into)?;
+            (into, notes)
         }
-        None => reference.clone(),
+        None => (reference.clone(), Vec::new()),
     };
     let bin_dir = scratch.path().join("bin");
     fs::create_dir(&bin_dir).map_err(io_error(&bin_dir))?;
@@ -119,6 +127,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         policy: table.policy,
         seed: cli.seed,
         build: BuildStatus::Built(build_time),
+        notes,
         tests: Vec::new(),
         elapsed: started.elapsed(),
         finished: false,
