@@ -43,6 +43,12 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
+    /// Seconds after which the build is killed, with every process it
+    /// started, and the submission scored 0.
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub build_timeout: u64,
+
     /// Write results.json, junit.xml, gradescope/results.json and the output
     /// of every failed run (runs/) into this directory, after every run.
     #[arg(long, value_name = "DIR")]
@@ -105,7 +111,7 @@ mod tests {
     fn defaults() {
         let cli = Cli::try_parse_from(["grade"]).unwrap();
         assert_eq!(cli.parts(), Part::ALL.to_vec());
-        assert_eq!((cli.runs, cli.timeout), (1, 120));
+        assert_eq!((cli.runs, cli.timeout, cli.build_timeout), (1, 120, 600));
         assert!(cli.jobs() >= 1);
         assert_eq!(cli.format, Format::Text);
     }
@@ -123,6 +129,7 @@ mod tests {
             &["grade", "--runs", "0"],
             &["grade", "--jobs", "0"],
             &["grade", "--timeout", "0"],
+            &["grade", "--build-timeout", "0"],
             &["grade", "--format", "xml"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} was accepted");

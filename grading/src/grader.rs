@@ -105,9 +105,11 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     let built = build::build(
         &build_dir,
         &build::Request {
+            cargo: &build::cargo_program(),
             tree: &tree,
             parts: &parts,
             keep_in: &bin_dir,
+            timeout: Duration::from_secs(cli.build_timeout),
         },
         &mut |note| spinner.set_message(note.to_string()),
     );

@@ -12,18 +12,13 @@
 //! prints what a passing test prints, earns nothing.
 
 use std::fs::{self, File};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::error::{io_error, spawn_error, Error};
-use crate::groups::{self, kill_group, LiveGroup};
-
-/// The signal [`kill_group`] sends.
-const SIGKILL: i32 = 9;
+use crate::error::{io_error, Error};
+use crate::supervise::{Ended, Supervised};
 
 /// The variable naming the file that holds a run's token.
 pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
@@ -167,19 +162,10 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// How a process run by [`run_in_group`] ended.
-struct Ended {
-    status: ExitStatus,
-    timed_out: bool,
-    /// Killed because the grading was interrupted: the run has no verdict.
-    interrupted: bool,
-    duration: Duration,
-}
-
 /// Runs `command` as the leader of a new process group, its standard output
 /// and error into `output`, killing the whole group at `timeout`. Once the
-/// leader has exited, whatever is left of its group is killed too, so no
-/// stray process outlives the run.
+/// leader has exited, whatever is left of its group, and every process it
+/// left behind, is killed too, so no stray process outlives the run.
 fn run_in_group(
     mut command: Command,
     program: &Path,
@@ -188,46 +174,17 @@ fn run_in_group(
 ) -> Result<Ended, Error> {
     let out = File::create(output).map_err(io_error(output))?;
     let err = out.try_clone().map_err(io_error(output))?;
-    let started = Instant::now();
-    let mut child = command
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(spawn_error(program))?;
-    let group = child.id();
-    let _live = LiveGroup::register(group);
-    // Drop the parent's copies of the output file at once.
-    drop(command);
-
-    let (exited, wait) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = exited.send(child.wait());
-    });
-    let (status, timed_out) = match wait.recv_timeout(timeout) {
-        Ok(status) => (status, false),
-        Err(_) => {
-            kill_group(group)?;
-            (wait.recv().expect("the waiting thread reports"), true)
-        }
-    };
-    let duration = started.elapsed();
-    kill_group(group)?;
-    let status = status.map_err(spawn_error(program))?;
-    let interrupted = groups::interrupted() && status.signal() == Some(SIGKILL);
-    Ok(Ended {
-        status,
-        timed_out,
-        interrupted,
-        duration,
-    })
+    command.stdin(Stdio::null()).stdout(out).stderr(err);
+    let (supervised, _) = Supervised::spawn(command, program)?;
+    supervised.wait(timeout, &mut Vec::new)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+    use std::thread;
+    use std::time::Instant;
 
     /// A stand-in for a libtest binary built with the harness: it lists
     /// its tests, and each test does what its name says.
