@@ -162,10 +162,7 @@ pub fn build(
             Message::Error(text) => errors.push(text),
         }
     }
-    let ended = cargo.wait(
-        deadline.saturating_duration_since(Instant::now()),
-        &mut Vec::new,
-    )?;
+    let ended = cargo.wait(deadline.saturating_duration_since(Instant::now()), None)?;
     let stderr = stderr.join().unwrap_or_default();
     if ended.timed_out {
         return Ok(Build::Failed {
@@ -254,7 +251,7 @@ fn clean_workspace_crates(
         .stdout(Stdio::null())
         .stderr(Stdio::null());
     let (clean, _) = Supervised::spawn(command, cargo)?;
-    clean.wait(timeout, &mut Vec::new)?;
+    clean.wait(timeout, None)?;
     Ok(())
 }
 
@@ -340,6 +337,9 @@ mod tests {
     #[test]
     fn a_build_that_hangs_is_killed_with_what_it_started() {
         use std::os::unix::fs::PermissionsExt;
+        let _turn = crate::reaper::SWEEPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         crate::reaper::become_subreaper().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");

@@ -49,6 +49,17 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub build_timeout: u64,
 
+    /// The memory, in MiB, that the processes of one test run may use
+    /// together; a run that needs more is killed ("out of memory").
+    #[arg(long, value_name = "MIB", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(16..=(1 << 30)))]
+    pub memory_limit: u64,
+
+    /// The user test processes run as when the grader runs as root (a name
+    /// or a numeric uid).
+    #[arg(long, value_name = "USER", default_value = "nobody")]
+    pub run_as: String,
+
     /// Write results.json, junit.xml, gradescope/results.json and the output
     /// of every failed run (runs/) into this directory, after every run.
     #[arg(long, value_name = "DIR")]

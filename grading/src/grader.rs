@@ -3,14 +3,17 @@
 //! the asked number of times in parallel, and keep the reports up to date.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
+use std::fmt::Write as _;
+use std::fs;
 use std::ops::ControlFlow;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::build::{self, Build, BuildDir};
+use crate::capture::KEPT_HEAD;
 use crate::cli::Cli;
+use crate::confine::Confinement;
 use crate::error::{io_error, Error};
 use crate::grades::{BuildStatus, Failure, Grades, Outcome, RunRecord, TestGrade};
 use crate::groups;
@@ -75,6 +78,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     if let Some(dir) = &cli.report {
         report::create_dir(dir)?;
     }
+    let confinement = Confinement::new(cli.memory_limit << 20, &cli.run_as)?;
     // Not in /tmp: cargo reads `.cargo/config.toml` from every directory
     // above the tree it builds, and anyone can write /tmp/.cargo.
     let scratch_root = reference.join(SCRATCH_DIR);
@@ -83,6 +87,9 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         .prefix("grade-")
         .tempdir_in(&scratch_root)
         .map_err(io_error(&scratch_root))?;
+    // The runs' user reaches the test binaries and the tree through it.
+    fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755))
+        .map_err(io_error(scratch.path()))?;
     let mut progress = Progress::new(visible);
     let spinner = progress.phase(&match &submission {
         Some(dir) => format!("building {}", dir.display()),
@@ -99,6 +106,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         }
         None => (reference.clone(), Vec::new()),
     };
+    let notes = confinement.shortfalls().into_iter().chain(notes).collect();
     let bin_dir = scratch.path().join("bin");
     fs::create_dir(&bin_dir).map_err(io_error(&bin_dir))?;
     let build_started = Instant::now();
@@ -166,7 +174,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     );
 
     for &part in &parts {
-        let listed = runner::list_tests(&binaries[&part], &tree, scratch.path())?;
+        let listed = runner::list_tests(&binaries[&part], &tree, scratch.path(), &confinement)?;
         grades.tests.extend(tests_of(part, listed, &table)?);
     }
     grades.tests = selected(grades.tests, &cli.tests)?;
@@ -176,6 +184,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         &mut grades,
         &binaries,
         scratch.path(),
+        &confinement,
         &mut progress,
         started,
     );
@@ -194,6 +203,7 @@ fn run_all(
     grades: &mut Grades,
     binaries: &BTreeMap<Part, PathBuf>,
     scratch: &Path,
+    confinement: &Confinement,
     progress: &mut Progress,
     started: Instant,
 ) -> Result<bool, Error> {
@@ -214,6 +224,8 @@ fn run_all(
         .collect();
     let runs_dir = scratch.join("runs");
     fs::create_dir(&runs_dir).map_err(io_error(&runs_dir))?;
+    fs::set_permissions(&runs_dir, fs::Permissions::from_mode(0o755))
+        .map_err(io_error(&runs_dir))?;
     let workers = cli.jobs().min(jobs.len()).max(1);
     progress.start_runs(jobs.len(), workers);
     let mut failure: Option<Error> = None;
@@ -230,6 +242,7 @@ fn run_all(
                 dir: &dir,
                 timeout: Duration::from_secs(cli.timeout),
                 seed: cli.seed,
+                confinement,
             })
         },
         |event| match event {
@@ -348,7 +361,23 @@ fn record(
             ),
         ),
     };
-    let text = read_end(&finished.output, OUTPUT_READ_LIMIT)?;
+    let mut reason = reason;
+    if finished.left_behind > 0 {
+        let _ = write!(
+            reason,
+            "; it left {} process(es) running outside its process group, killed when it ended",
+            finished.left_behind
+        );
+    }
+    if finished.cut > 0 {
+        let _ = write!(
+            reason,
+            "; its output was cut: {} bytes between the first and the last {} MiB left out",
+            finished.cut,
+            KEPT_HEAD >> 20
+        );
+    }
+    let text = output::read_end(&finished.output, OUTPUT_READ_LIMIT)?;
     let log = match &cli.report {
         Some(dir) => {
             let relative = report::run_log(job.part, &job.name, job.run);
@@ -372,17 +401,6 @@ fn record(
             replay: replay(cli, submission, job, seed),
         }),
     })
-}
-
-/// The last `limit` bytes of `path`, as text.
-fn read_end(path: &Path, limit: u64) -> Result<String, Error> {
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let length = file.metadata().map_err(io_error(path))?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(limit)))
-        .map_err(io_error(path))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io_error(path))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The grader command that runs this one test again, once, with its seed.
@@ -454,15 +472,6 @@ mod tests {
         assert_eq!(quote("/a/b-c_d.e"), "/a/b-c_d.e");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
-    }
-
-    #[test]
-    fn the_end_of_a_long_output_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out");
-        fs::write(&path, "0123456789").unwrap();
-        assert_eq!(read_end(&path, 4).unwrap(), "6789");
-        assert_eq!(read_end(&path, 100).unwrap(), "0123456789");
     }
 
     #[test]

@@ -57,16 +57,9 @@ pub fn reaped(pid: u32) {
 /// hands its own children to the grader. Returns how many were still
 /// running when found.
 pub fn sweep() -> usize {
-    let me = std::process::id();
     let mut killed = 0;
     loop {
-        let orphans: Vec<(u32, bool)> = {
-            let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
-            children_of(me)
-                .into_iter()
-                .filter(|(pid, _)| !started.contains(pid))
-                .collect()
-        };
+        let orphans = orphans();
         if orphans.is_empty() {
             return killed;
         }
@@ -80,6 +73,30 @@ pub fn sweep() -> usize {
         }
     }
 }
+
+/// Reaps the orphans re-parented to the grader that have died, leaving the
+/// running ones alone (their own run kills them).
+pub fn reap_dead() {
+    for (pid, _) in orphans().into_iter().filter(|&(_, running)| !running) {
+        // SAFETY: waits for our own child `pid`, which has exited.
+        unsafe { libc::waitpid(pid as libc::pid_t, std::ptr::null_mut(), 0) };
+    }
+}
+
+/// The children of the grader it did not [`spawn`], each with whether it is
+/// still running.
+fn orphans() -> Vec<(u32, bool)> {
+    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    children_of(std::process::id())
+        .into_iter()
+        .filter(|(pid, _)| !started.contains(pid))
+        .collect()
+}
+
+/// Held by the unit tests that [`sweep`] (which kills every orphan of the
+/// test process) and by those that count what a run left behind.
+#[cfg(test)]
+pub static SWEEPS: Mutex<()> = Mutex::new(());
 
 /// Sends SIGKILL to the process `pid`; one already gone is no error.
 pub fn kill(pid: u32) {
@@ -138,6 +155,7 @@ mod tests {
 
     #[test]
     fn a_detached_grandchild_is_swept() {
+        let _turn = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
         become_subreaper().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");

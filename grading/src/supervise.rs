@@ -19,8 +19,9 @@ use crate::reaper;
 /// The signal [`kill_group`] sends.
 const SIGKILL: i32 = 9;
 
-/// How many times [`Supervised::wait`] kills the processes `escaped` names
-/// before it gives up on one that will not die.
+/// How many times [`Supervised::wait`] waits for a group to die, or kills
+/// the processes a tree left behind, before it gives up on one that will
+/// not die.
 const KILL_ROUNDS: usize = 100;
 
 /// A started process tree.
@@ -87,13 +88,13 @@ impl Supervised {
     }
 
     /// Waits for the leader to exit, killing the group at `timeout`, then
-    /// kills what is left of the tree: the group, then every process
-    /// `escaped` names (those of the tree that left the group, if the
-    /// caller can tell) and every orphan re-parented to the grader.
+    /// kills what is left of the tree: the group, then, if `tree` can name
+    /// every process of the tree still running (a cgroup can), those; else
+    /// every orphan re-parented to the grader.
     pub fn wait(
         self,
         timeout: Duration,
-        escaped: &mut dyn FnMut() -> Vec<u32>,
+        tree: Option<&dyn Fn() -> Vec<u32>>,
     ) -> Result<Ended, Error> {
         let (status, timed_out) = match self.exited.recv_timeout(timeout) {
             Ok(status) => (status, false),
@@ -108,25 +109,31 @@ impl Supervised {
         let duration = self.started.elapsed();
         kill_group(self.group);
         // Until the group has died, its members' children outside it are
-        // not yet orphans the sweep can find.
+        // neither orphans nor known to have left it.
         for _ in 0..KILL_ROUNDS {
             if !reaper::group_running(self.group) {
                 break;
             }
             thread::sleep(Duration::from_millis(10));
         }
-        let (mut escapees, mut orphans) = (0, 0);
-        for _ in 0..KILL_ROUNDS {
-            let left = escaped();
-            if left.is_empty() {
-                break;
+        let left_behind = match tree {
+            Some(running) => {
+                let mut left = 0;
+                for _ in 0..KILL_ROUNDS {
+                    let alive = running();
+                    if alive.is_empty() {
+                        break;
+                    }
+                    left = left.max(alive.len());
+                    alive.into_iter().for_each(reaper::kill);
+                    thread::sleep(Duration::from_millis(10));
+                    reaper::reap_dead();
+                }
+                reaper::reap_dead();
+                left
             }
-            escapees += left.len();
-            left.into_iter().for_each(reaper::kill);
-            thread::sleep(Duration::from_millis(10));
-            orphans += reaper::sweep();
-        }
-        orphans += reaper::sweep();
+            None => reaper::sweep(),
+        };
         let status = status.map_err(spawn_error(&self.program))?;
         let interrupted = groups::interrupted() && status.signal() == Some(SIGKILL);
         Ok(Ended {
@@ -134,9 +141,7 @@ impl Supervised {
             timed_out,
             interrupted,
             duration,
-            // The same process may be both; without `escaped`, an orphan
-            // of a parallel tree counts here too.
-            left_behind: escapees.max(orphans),
+            left_behind,
         })
     }
 }
