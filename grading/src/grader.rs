@@ -17,6 +17,7 @@ use crate::confine::Confinement;
 use crate::error::{io_error, Error};
 use crate::grades::{BuildStatus, Failure, Grades, Outcome, RunRecord, TestGrade};
 use crate::groups;
+use crate::listing::{self, Listing};
 use crate::output;
 use crate::parts::Part;
 use crate::points::{PointsTable, DEFAULT_TABLE};
@@ -174,8 +175,35 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     );
 
     for &part in &parts {
-        let listed = runner::list_tests(&binaries[&part], &tree, scratch.path(), &confinement)?;
-        grades.tests.extend(tests_of(part, listed, &table)?);
+        // Only the binary's own failure to list its tests is the
+        // submission's; the grader's I/O, or an interrupt, stops it.
+        let listed = match runner::list_tests(&binaries[&part], &tree, scratch.path(), &confinement)
+        {
+            Err(error @ (Error::Interrupted | Error::Io { .. } | Error::Spawn { .. })) => {
+                return Err(error)
+            }
+            listed => listed,
+        };
+        match listing::check(part, listed, &table, submission.is_some())? {
+            Listing::Official(tests) => grades.tests.extend(graded_tests(part, tests)),
+            Listing::Foreign(why) => {
+                let names = table.tests(part)?.keys().cloned().collect();
+                let mut tests = tests_of(part, names, &table)?;
+                for test in &mut tests {
+                    let job = |run| Job {
+                        test: 0,
+                        part,
+                        name: test.name.clone(),
+                        run,
+                    };
+                    test.runs = (1..=cli.runs)
+                        .map(|run| never_ran(cli, submission.as_deref(), &job(run), &why))
+                        .collect();
+                }
+                grades.notes.push(format!("{why}: part {part} scores 0"));
+                grades.tests.extend(tests);
+            }
+        }
     }
     grades.tests = selected(grades.tests, &cli.tests)?;
     write_reports(cli, &grades)?;
@@ -213,6 +241,7 @@ fn run_all(
         .tests
         .iter()
         .enumerate()
+        .filter(|(_, t)| t.runs.is_empty())
         .flat_map(|(test, t)| {
             (1..=cli.runs).map(move |run| Job {
                 test,
@@ -295,8 +324,12 @@ fn run_all(
 
 /// The tests `names` of `part`, with their points.
 fn tests_of(part: Part, names: Vec<String>, table: &PointsTable) -> Result<Vec<TestGrade>, Error> {
-    Ok(table
-        .match_tests(part, &names)?
+    Ok(graded_tests(part, table.match_tests(part, &names)?))
+}
+
+/// The tests of `part`, with their points, yet to run.
+fn graded_tests(part: Part, tests: Vec<(String, u32)>) -> Vec<TestGrade> {
+    tests
         .into_iter()
         .map(|(name, points)| TestGrade {
             part,
@@ -304,7 +337,24 @@ fn tests_of(part: Part, names: Vec<String>, table: &PointsTable) -> Result<Vec<T
             points,
             runs: Vec::new(),
         })
-        .collect())
+        .collect()
+}
+
+/// A run of `job` that failed before it started, for `why`.
+fn never_ran(cli: &Cli, submission: Option<&Path>, job: &Job, why: &str) -> RunRecord {
+    RunRecord {
+        run: job.run,
+        outcome: Outcome::Failed,
+        duration: Duration::ZERO,
+        failure: Some(Failure {
+            reason: format!("not run: {why}"),
+            message: None,
+            seed: None,
+            log: None,
+            tail: String::new(),
+            replay: replay(cli, submission, job, None),
+        }),
+    }
 }
 
 /// The tests named by `--test`, or all of them when it was not given.

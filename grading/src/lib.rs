@@ -13,6 +13,7 @@ pub mod exit;
 pub mod grader;
 pub mod grades;
 pub mod groups;
+pub mod listing;
 pub mod output;
 pub mod parts;
 pub mod points;
