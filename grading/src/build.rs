@@ -6,12 +6,15 @@ use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread;
+use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use crate::error::{io_error, spawn_error, Error};
+use crate::error::{io_error, Error};
 use crate::parts::Part;
+use crate::supervise::Supervised;
 
 /// The package holding the staged tests (the root package).
 const TEST_PACKAGE: &str = "raft-labs";
@@ -73,6 +76,8 @@ impl BuildDir {
 
 /// What to build.
 pub struct Request<'a> {
+    /// The cargo to build with ([`cargo_program`]).
+    pub cargo: &'a Path,
     /// The workspace to build.
     pub tree: &'a Path,
     /// The parts whose test targets to build.
@@ -80,6 +85,8 @@ pub struct Request<'a> {
     /// Where to copy the built test binaries, so a later build in the same
     /// directory cannot replace them while they run.
     pub keep_in: &'a Path,
+    /// After this long the build is killed with every process it started.
+    pub timeout: Duration,
 }
 
 /// The result of a build.
@@ -87,11 +94,18 @@ pub struct Request<'a> {
 pub enum Build {
     /// Every test binary was built: the copy of each part's binary.
     Built(BTreeMap<Part, PathBuf>),
-    /// The tree does not compile.
+    /// The tree does not compile, or did not within the timeout.
     Failed {
-        /// The compiler's errors, then cargo's.
+        /// The compiler's errors, then cargo's; or the timeout.
         errors: String,
     },
+}
+
+/// What the thread reading cargo's messages tells the build.
+enum Message {
+    Compiled(String),
+    TestBinary(Part, PathBuf),
+    Error(String),
 }
 
 /// Builds the test targets of `request.parts` in `dir` with
@@ -102,15 +116,15 @@ pub fn build(
     request: &Request,
     on_progress: &mut dyn FnMut(&str),
 ) -> Result<Build, Error> {
-    let cargo = cargo_program();
+    let deadline = Instant::now() + request.timeout;
     let last_tree = dir.path.join(LAST_TREE);
     let this_tree = request.tree.display().to_string();
     if fs::read_to_string(&last_tree).ok().as_deref() != Some(this_tree.as_str()) {
-        clean_workspace_crates(&cargo, &dir.path, request.tree)?;
+        clean_workspace_crates(request.cargo, &dir.path, request.tree, request.timeout)?;
         fs::write(&last_tree, &this_tree).map_err(io_error(&last_tree))?;
     }
 
-    let mut command = Command::new(&cargo);
+    let mut command = Command::new(request.cargo);
     command
         .current_dir(request.tree)
         .args(["test", "--release", "--no-run", "--message-format=json"])
@@ -120,47 +134,45 @@ pub fn build(
     for part in request.parts {
         command.args(["--test", part.target()]);
     }
-    let mut child = command
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_error(&cargo))?;
-    let mut stderr = child.stderr.take().expect("stderr is piped");
+        .stderr(Stdio::piped());
+    let (cargo, pipes) = Supervised::spawn(command, request.cargo)?;
+    let stderr = pipes.stderr.expect("stderr is piped");
     let stderr = thread::spawn(move || {
         let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
+        let _ = BufReader::new(stderr).read_to_string(&mut text);
         text
     });
+    let stdout = pipes.stdout.expect("stdout is piped");
+    let (sender, messages) = mpsc::channel();
+    thread::spawn(move || read_messages(stdout, &sender));
 
     let mut binaries = BTreeMap::new();
     let mut errors = Vec::new();
-    let stdout = child.stdout.take().expect("stdout is piped");
-    for line in BufReader::new(stdout).lines() {
-        let line = line.map_err(io_error(request.tree))?;
-        match serde_json::from_str::<CargoLine>(&line) {
-            Ok(CargoLine::CompilerArtifact {
-                target,
-                profile,
-                executable,
-            }) => {
-                on_progress(&format!("compiled {}", target.name));
-                let is_test = profile.test && target.kind.iter().any(|k| k == "test");
-                if let (true, Some(part), Some(path)) =
-                    (is_test, Part::from_target(&target.name), executable)
-                {
-                    binaries.insert(part, path);
-                }
+    while let Ok(message) =
+        messages.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+    {
+        match message {
+            Message::Compiled(name) => on_progress(&format!("compiled {name}")),
+            Message::TestBinary(part, path) => {
+                binaries.insert(part, path);
             }
-            Ok(CargoLine::CompilerMessage { message }) if message.level == "error" => {
-                errors.push(message.rendered.unwrap_or(message.message));
-            }
-            _ => {}
+            Message::Error(text) => errors.push(text),
         }
     }
-    let status = child.wait().map_err(spawn_error(&cargo))?;
+    let ended = cargo.wait(deadline.saturating_duration_since(Instant::now()), None)?;
     let stderr = stderr.join().unwrap_or_default();
-    if !status.success() {
+    if ended.timed_out {
+        return Ok(Build::Failed {
+            errors: format!(
+                "the build did not finish within {} s; it was killed with every process it started",
+                request.timeout.as_secs()
+            ),
+        });
+    }
+    if !ended.status.success() {
         errors.push(without_cargo_status(&stderr));
         return Ok(Build::Failed {
             errors: errors.join("\n").trim().to_string(),
@@ -182,15 +194,50 @@ pub fn build(
     Ok(Build::Built(kept))
 }
 
+/// Reads cargo's JSON messages from `stdout` until it closes, sending what
+/// the build needs of them.
+fn read_messages(stdout: impl Read, sender: &mpsc::Sender<Message>) {
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { return };
+        let message = match serde_json::from_str::<CargoLine>(&line) {
+            Ok(CargoLine::CompilerArtifact {
+                target,
+                profile,
+                executable,
+            }) => {
+                let is_test = profile.test && target.kind.iter().any(|k| k == "test");
+                if let (true, Some(part), Some(path)) =
+                    (is_test, Part::from_target(&target.name), executable)
+                {
+                    let _ = sender.send(Message::TestBinary(part, path));
+                }
+                Message::Compiled(target.name)
+            }
+            Ok(CargoLine::CompilerMessage { message }) if message.level == "error" => {
+                Message::Error(message.rendered.unwrap_or(message.message))
+            }
+            _ => continue,
+        };
+        if sender.send(message).is_err() {
+            return;
+        }
+    }
+}
+
 /// The cargo that runs the grader (`cargo run`), else the one on `PATH`.
-fn cargo_program() -> PathBuf {
+pub fn cargo_program() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
 }
 
 /// Removes the release artifacts of the workspace crates from
 /// `target_dir`. A tree whose manifests are broken cannot be cleaned; its
 /// build reports why.
-fn clean_workspace_crates(cargo: &Path, target_dir: &Path, tree: &Path) -> Result<(), Error> {
+fn clean_workspace_crates(
+    cargo: &Path,
+    target_dir: &Path,
+    tree: &Path,
+    timeout: Duration,
+) -> Result<(), Error> {
     let mut command = Command::new(cargo);
     command
         .current_dir(tree)
@@ -202,9 +249,9 @@ fn clean_workspace_crates(cargo: &Path, target_dir: &Path, tree: &Path) -> Resul
     command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map_err(spawn_error(cargo))?;
+        .stderr(Stdio::null());
+    let (clean, _) = Supervised::spawn(command, cargo)?;
+    clean.wait(timeout, None)?;
     Ok(())
 }
 
@@ -285,6 +332,52 @@ mod tests {
             serde_json::from_str::<CargoLine>(finished).unwrap(),
             CargoLine::Other
         ));
+    }
+
+    #[test]
+    fn a_build_that_hangs_is_killed_with_what_it_started() {
+        use std::os::unix::fs::PermissionsExt;
+        let _turn = crate::reaper::SWEEPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        crate::reaper::become_subreaper().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        // A cargo that starts a detached process, then never finishes.
+        let cargo = dir.path().join("cargo");
+        fs::write(
+            &cargo,
+            format!(
+                "#!/bin/sh\n[ \"$1\" = clean ] && exit 0\nsetsid sleep 600 & echo $! > {}\nsleep 600\n",
+                pid_file.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(&cargo, fs::Permissions::from_mode(0o755)).unwrap();
+        let target = BuildDir::take(&dir.path().join("target"), &mut |_| {}).unwrap();
+        let started = Instant::now();
+        let built = build(
+            &target,
+            &Request {
+                cargo: &cargo,
+                tree: dir.path(),
+                parts: &[Part::P2A],
+                keep_in: dir.path(),
+                timeout: Duration::from_secs(1),
+            },
+            &mut |_| {},
+        )
+        .unwrap();
+        assert!(started.elapsed() < Duration::from_secs(10));
+        assert!(
+            matches!(&built, Build::Failed { errors } if errors == "the build did not finish within 1 s; it was killed with every process it started"),
+            "{built:?}"
+        );
+        let pid = fs::read_to_string(&pid_file).unwrap();
+        assert!(
+            !Path::new(&format!("/proc/{}", pid.trim())).exists(),
+            "the build's detached process lives on"
+        );
     }
 
     #[test]

@@ -43,6 +43,23 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
+    /// Seconds after which the build is killed, with every process it
+    /// started, and the submission scored 0.
+    #[arg(long, value_name = "SECS", default_value_t = 600,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub build_timeout: u64,
+
+    /// The memory, in MiB, that the processes of one test run may use
+    /// together; a run that needs more is killed ("out of memory").
+    #[arg(long, value_name = "MIB", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(16..=(1 << 30)))]
+    pub memory_limit: u64,
+
+    /// The user test processes run as when the grader runs as root (a name
+    /// or a numeric uid).
+    #[arg(long, value_name = "USER", default_value = "nobody")]
+    pub run_as: String,
+
     /// Write results.json, junit.xml, gradescope/results.json and the output
     /// of every failed run (runs/) into this directory, after every run.
     #[arg(long, value_name = "DIR")]
@@ -105,7 +122,7 @@ mod tests {
     fn defaults() {
         let cli = Cli::try_parse_from(["grade"]).unwrap();
         assert_eq!(cli.parts(), Part::ALL.to_vec());
-        assert_eq!((cli.runs, cli.timeout), (1, 120));
+        assert_eq!((cli.runs, cli.timeout, cli.build_timeout), (1, 120, 600));
         assert!(cli.jobs() >= 1);
         assert_eq!(cli.format, Format::Text);
     }
@@ -123,6 +140,7 @@ mod tests {
             &["grade", "--runs", "0"],
             &["grade", "--jobs", "0"],
             &["grade", "--timeout", "0"],
+            &["grade", "--build-timeout", "0"],
             &["grade", "--format", "xml"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} was accepted");

@@ -3,17 +3,21 @@
 //! the asked number of times in parallel, and keep the reports up to date.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{Read, Seek, SeekFrom};
+use std::fmt::Write as _;
+use std::fs;
 use std::ops::ControlFlow;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::build::{self, Build, BuildDir};
+use crate::capture::KEPT_HEAD;
 use crate::cli::Cli;
+use crate::confine::Confinement;
 use crate::error::{io_error, Error};
 use crate::grades::{BuildStatus, Failure, Grades, Outcome, RunRecord, TestGrade};
 use crate::groups;
+use crate::listing::{self, Listing};
 use crate::output;
 use crate::parts::Part;
 use crate::points::{PointsTable, DEFAULT_TABLE};
@@ -27,6 +31,10 @@ use crate::tree;
 /// grading builds in (the reference tree in place, submissions as scratch
 /// copies).
 const TARGET_DIR: &str = "target/grading";
+
+/// Where, under the reference tree, each grading has its scratch directory
+/// (the submission's copy, the test binaries, the runs' directories).
+const SCRATCH_DIR: &str = "target/grading/scratch";
 
 /// How much of the end of a failed run's output is read for its seed and
 /// message (the full output is kept in the report directory).
@@ -71,10 +79,18 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     if let Some(dir) = &cli.report {
         report::create_dir(dir)?;
     }
+    let confinement = Confinement::new(cli.memory_limit << 20, &cli.run_as)?;
+    // Not in /tmp: cargo reads `.cargo/config.toml` from every directory
+    // above the tree it builds, and anyone can write /tmp/.cargo.
+    let scratch_root = reference.join(SCRATCH_DIR);
+    fs::create_dir_all(&scratch_root).map_err(io_error(&scratch_root))?;
     let scratch = tempfile::Builder::new()
         .prefix("grade-")
-        .tempdir()
-        .map_err(io_error(&std::env::temp_dir()))?;
+        .tempdir_in(&scratch_root)
+        .map_err(io_error(&scratch_root))?;
+    // The runs' user reaches the test binaries and the tree through it.
+    fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755))
+        .map_err(io_error(scratch.path()))?;
     let mut progress = Progress::new(visible);
     let spinner = progress.phase(&match &submission {
         Some(dir) => format!("building {}", dir.display()),
@@ -83,23 +99,26 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     let build_dir = BuildDir::take(&reference.join(TARGET_DIR), &mut |note| {
         spinner.set_message(note.to_string())
     })?;
-    let tree = match &submission {
+    let (tree, notes) = match &submission {
         Some(dir) => {
             let into = scratch.path().join("tree");
-            tree::prepare_submission(&reference, dir, &into)?;
-            into
+            let notes = tree::prepare_submission(&reference, dir, &into)?;
+            (into, notes)
         }
-        None => reference.clone(),
+        None => (reference.clone(), Vec::new()),
     };
+    let notes = confinement.shortfalls().into_iter().chain(notes).collect();
     let bin_dir = scratch.path().join("bin");
     fs::create_dir(&bin_dir).map_err(io_error(&bin_dir))?;
     let build_started = Instant::now();
     let built = build::build(
         &build_dir,
         &build::Request {
+            cargo: &build::cargo_program(),
             tree: &tree,
             parts: &parts,
             keep_in: &bin_dir,
+            timeout: Duration::from_secs(cli.build_timeout),
         },
         &mut |note| spinner.set_message(note.to_string()),
     );
@@ -119,6 +138,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         policy: table.policy,
         seed: cli.seed,
         build: BuildStatus::Built(build_time),
+        notes,
         tests: Vec::new(),
         elapsed: started.elapsed(),
         finished: false,
@@ -155,8 +175,35 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     );
 
     for &part in &parts {
-        let listed = runner::list_tests(&binaries[&part], &tree, scratch.path())?;
-        grades.tests.extend(tests_of(part, listed, &table)?);
+        // Only the binary's own failure to list its tests is the
+        // submission's; the grader's I/O, or an interrupt, stops it.
+        let listed = match runner::list_tests(&binaries[&part], &tree, scratch.path(), &confinement)
+        {
+            Err(error @ (Error::Interrupted | Error::Io { .. } | Error::Spawn { .. })) => {
+                return Err(error)
+            }
+            listed => listed,
+        };
+        match listing::check(part, listed, &table, submission.is_some())? {
+            Listing::Official(tests) => grades.tests.extend(graded_tests(part, tests)),
+            Listing::Foreign(why) => {
+                let names = table.tests(part)?.keys().cloned().collect();
+                let mut tests = tests_of(part, names, &table)?;
+                for test in &mut tests {
+                    let job = |run| Job {
+                        test: 0,
+                        part,
+                        name: test.name.clone(),
+                        run,
+                    };
+                    test.runs = (1..=cli.runs)
+                        .map(|run| never_ran(cli, submission.as_deref(), &job(run), &why))
+                        .collect();
+                }
+                grades.notes.push(format!("{why}: part {part} scores 0"));
+                grades.tests.extend(tests);
+            }
+        }
     }
     grades.tests = selected(grades.tests, &cli.tests)?;
     write_reports(cli, &grades)?;
@@ -165,6 +212,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         &mut grades,
         &binaries,
         scratch.path(),
+        &confinement,
         &mut progress,
         started,
     );
@@ -183,6 +231,7 @@ fn run_all(
     grades: &mut Grades,
     binaries: &BTreeMap<Part, PathBuf>,
     scratch: &Path,
+    confinement: &Confinement,
     progress: &mut Progress,
     started: Instant,
 ) -> Result<bool, Error> {
@@ -192,6 +241,7 @@ fn run_all(
         .tests
         .iter()
         .enumerate()
+        .filter(|(_, t)| t.runs.is_empty())
         .flat_map(|(test, t)| {
             (1..=cli.runs).map(move |run| Job {
                 test,
@@ -203,6 +253,8 @@ fn run_all(
         .collect();
     let runs_dir = scratch.join("runs");
     fs::create_dir(&runs_dir).map_err(io_error(&runs_dir))?;
+    fs::set_permissions(&runs_dir, fs::Permissions::from_mode(0o755))
+        .map_err(io_error(&runs_dir))?;
     let workers = cli.jobs().min(jobs.len()).max(1);
     progress.start_runs(jobs.len(), workers);
     let mut failure: Option<Error> = None;
@@ -219,6 +271,7 @@ fn run_all(
                 dir: &dir,
                 timeout: Duration::from_secs(cli.timeout),
                 seed: cli.seed,
+                confinement,
             })
         },
         |event| match event {
@@ -271,8 +324,12 @@ fn run_all(
 
 /// The tests `names` of `part`, with their points.
 fn tests_of(part: Part, names: Vec<String>, table: &PointsTable) -> Result<Vec<TestGrade>, Error> {
-    Ok(table
-        .match_tests(part, &names)?
+    Ok(graded_tests(part, table.match_tests(part, &names)?))
+}
+
+/// The tests of `part`, with their points, yet to run.
+fn graded_tests(part: Part, tests: Vec<(String, u32)>) -> Vec<TestGrade> {
+    tests
         .into_iter()
         .map(|(name, points)| TestGrade {
             part,
@@ -280,7 +337,24 @@ fn tests_of(part: Part, names: Vec<String>, table: &PointsTable) -> Result<Vec<T
             points,
             runs: Vec::new(),
         })
-        .collect())
+        .collect()
+}
+
+/// A run of `job` that failed before it started, for `why`.
+fn never_ran(cli: &Cli, submission: Option<&Path>, job: &Job, why: &str) -> RunRecord {
+    RunRecord {
+        run: job.run,
+        outcome: Outcome::Failed,
+        duration: Duration::ZERO,
+        failure: Some(Failure {
+            reason: format!("not run: {why}"),
+            message: None,
+            seed: None,
+            log: None,
+            tail: String::new(),
+            replay: replay(cli, submission, job, None),
+        }),
+    }
 }
 
 /// The tests named by `--test`, or all of them when it was not given.
@@ -337,7 +411,23 @@ fn record(
             ),
         ),
     };
-    let text = read_end(&finished.output, OUTPUT_READ_LIMIT)?;
+    let mut reason = reason;
+    if finished.left_behind > 0 {
+        let _ = write!(
+            reason,
+            "; it left {} process(es) running outside its process group, killed when it ended",
+            finished.left_behind
+        );
+    }
+    if finished.cut > 0 {
+        let _ = write!(
+            reason,
+            "; its output was cut: {} bytes between the first and the last {} MiB left out",
+            finished.cut,
+            KEPT_HEAD >> 20
+        );
+    }
+    let text = output::read_end(&finished.output, OUTPUT_READ_LIMIT)?;
     let log = match &cli.report {
         Some(dir) => {
             let relative = report::run_log(job.part, &job.name, job.run);
@@ -361,17 +451,6 @@ fn record(
             replay: replay(cli, submission, job, seed),
         }),
     })
-}
-
-/// The last `limit` bytes of `path`, as text.
-fn read_end(path: &Path, limit: u64) -> Result<String, Error> {
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let length = file.metadata().map_err(io_error(path))?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(limit)))
-        .map_err(io_error(path))?;
-    let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io_error(path))?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 /// The grader command that runs this one test again, once, with its seed.
@@ -443,15 +522,6 @@ mod tests {
         assert_eq!(quote("/a/b-c_d.e"), "/a/b-c_d.e");
         assert_eq!(quote("it's"), r"'it'\''s'");
         assert_eq!(quote(""), "''");
-    }
-
-    #[test]
-    fn the_end_of_a_long_output_is_read() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("out");
-        fs::write(&path, "0123456789").unwrap();
-        assert_eq!(read_end(&path, 4).unwrap(), "6789");
-        assert_eq!(read_end(&path, 100).unwrap(), "0123456789");
     }
 
     #[test]

@@ -30,6 +30,10 @@ pub struct Grades {
     pub seed: Option<u64>,
     /// How the build went.
     pub build: BuildStatus,
+    /// What the grader did that the student should know of, one line each:
+    /// files of the submission it did not use, a test binary that listed
+    /// other tests than the official ones.
+    pub notes: Vec<String>,
     /// Every test of the graded parts, in part and binary order.
     pub tests: Vec<TestGrade>,
     /// Time since grading started.
@@ -253,6 +257,7 @@ pub(crate) mod tests {
             policy: Policy::AllRuns,
             seed: None,
             build: BuildStatus::Built(Duration::from_secs(30)),
+            notes: vec!["raft/build.rs was not compiled or run".into()],
             tests: vec![
                 TestGrade {
                     part: Part::P2A,

@@ -4,17 +4,24 @@
 //! runs from the points table. See `grading/README.md`.
 
 pub mod build;
+pub mod capture;
+pub mod cgroup;
 pub mod cli;
+pub mod confine;
 pub mod error;
 pub mod exit;
 pub mod grader;
 pub mod grades;
 pub mod groups;
+pub mod listing;
 pub mod output;
 pub mod parts;
 pub mod points;
 pub mod progress;
+pub mod reaper;
 pub mod report;
 pub mod runner;
+pub mod sandbox;
 pub mod schedule;
+pub mod supervise;
 pub mod tree;

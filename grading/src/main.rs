@@ -7,7 +7,7 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use grading::cli::Cli;
 use grading::error::Error;
-use grading::{exit, grader, groups, report};
+use grading::{exit, grader, groups, reaper, report};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -24,7 +24,7 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    if let Err(error) = groups::install_interrupt() {
+    if let Err(error) = groups::install_interrupt().and_then(|()| reaper::become_subreaper()) {
         eprintln!("grade: {error}");
         return ExitCode::from(exit::ERROR);
     }

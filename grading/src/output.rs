@@ -1,8 +1,25 @@
 //! Reads a failed run's output: the network seed to replay it with, and
 //! the message that says why it failed.
 
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use crate::error::{io_error, Error};
+
 /// How many lines of a panic message the failure message keeps.
 const MESSAGE_LINES: usize = 8;
+
+/// The last `limit` bytes of `path`, as text.
+pub fn read_end(path: &Path, limit: u64) -> Result<String, Error> {
+    let mut file = File::open(path).map_err(io_error(path))?;
+    let length = file.metadata().map_err(io_error(path))?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(limit)))
+        .map_err(io_error(path))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes).map_err(io_error(path))?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
 
 /// The network seed the run printed: the last `LABRPC_SEED=<n>`, else the
 /// last `seed <n>` / `seed: <n>` / `seed=<n>`.
@@ -75,6 +92,15 @@ pub fn tail(output: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_end_of_a_long_output_is_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out");
+        std::fs::write(&path, "0123456789").unwrap();
+        assert_eq!(read_end(&path, 4).unwrap(), "6789");
+        assert_eq!(read_end(&path, 100).unwrap(), "0123456789");
+    }
 
     const FAILED_RUN: &str = "\
 running 1 test

@@ -12,18 +12,19 @@
 //! prints what a passing test prints, earns nothing.
 
 use std::fs::{self, File};
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::io;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::error::{io_error, spawn_error, Error};
-use crate::groups::{self, kill_group, LiveGroup};
-
-/// The signal [`kill_group`] sends.
-const SIGKILL: i32 = 9;
+use crate::capture::{capture, KEPT_HEAD, KEPT_TAIL};
+use crate::confine::{Confinement, Jail};
+use crate::error::{io_error, Error};
+use crate::output;
+use crate::supervise::{Ended, Supervised};
 
 /// The variable naming the file that holds a run's token.
 pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
@@ -31,6 +32,13 @@ pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
 pub const RECORD_VAR: &str = "RAFT_LABS_RECORD";
 /// The variable that sets the simulated network's seed.
 pub const SEED_VAR: &str = "LABRPC_SEED";
+
+/// The directory, in a run's directory, that the run may write in: its
+/// token, its record, its temporary files.
+const SCRATCH: &str = "box";
+
+/// How long the output of a run that has ended may take to arrive.
+const CAPTURE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,6 +57,8 @@ pub struct TestRun<'a> {
     pub timeout: Duration,
     /// The network seed; `None` lets each run draw its own.
     pub seed: Option<u64>,
+    /// How the run's processes are confined.
+    pub confinement: &'a Confinement,
 }
 
 /// How a run ended.
@@ -69,16 +79,25 @@ pub struct Finished {
     pub verdict: Verdict,
     /// From start to exit.
     pub duration: Duration,
-    /// Everything the run printed, standard output and error interleaved.
+    /// What the run printed, standard output and error interleaved (its
+    /// head and tail if it printed more than the cap).
     pub output: PathBuf,
+    /// How many bytes of its output were cut.
+    pub cut: u64,
+    /// How many processes it left behind, killed once it ended.
+    pub left_behind: usize,
 }
 
-/// Runs `<binary> --exact <test> --test-threads 1 --nocapture` and judges it.
+/// Runs `<binary> --exact <test> --test-threads 1 --nocapture`, confined,
+/// and judges it.
 pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
+    let scratch = run.dir.join(SCRATCH);
+    let jail = run.confinement.jail(run.binary, run.cwd, &scratch)?;
     let token = format!("{:032x}", rand::random::<u128>());
-    let token_file = run.dir.join("token");
+    let token_file = scratch.join("token");
     fs::write(&token_file, &token).map_err(io_error(&token_file))?;
-    let record = run.dir.join("record");
+    jail.give(&token_file)?;
+    let record = scratch.join("record");
     let output = run.dir.join("output.log");
 
     let mut command = Command::new(run.binary);
@@ -86,12 +105,13 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         .args(["--exact", run.test, "--test-threads", "1", "--nocapture"])
         .current_dir(run.cwd)
         .env(TOKEN_FILE_VAR, &token_file)
-        .env(RECORD_VAR, &record);
+        .env(RECORD_VAR, &record)
+        .env("TMPDIR", scratch.join("tmp"));
     match run.seed {
         Some(seed) => command.env(SEED_VAR, seed.to_string()),
         None => command.env_remove(SEED_VAR),
     };
-    let ended = run_in_group(command, run.binary, &output, run.timeout)?;
+    let (ended, cut) = run_confined(command, run.binary, &output, run.timeout, &jail)?;
     if ended.interrupted {
         return Err(Error::Interrupted);
     }
@@ -100,6 +120,9 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         Verdict::TimedOut
     } else if ended.status.success() && recorded(&record, &token) {
         Verdict::Passed
+    } else if let Some(why) = jail.out_of_memory(ended.status, &output::read_end(&output, 1 << 16)?)
+    {
+        Verdict::Failed(why)
     } else {
         Verdict::Failed(reason(ended.status, token_file.exists(), run.test))
     };
@@ -107,17 +130,28 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         verdict,
         duration: ended.duration,
         output,
+        cut,
+        left_behind: ended.left_behind,
     })
 }
 
-/// The tests of a test binary (`--list --format terse`), in its order.
-pub fn list_tests(binary: &Path, cwd: &Path, dir: &Path) -> Result<Vec<String>, Error> {
+/// The tests of a test binary (`--list --format terse`), in its order; the
+/// listing runs confined, in a scratch directory below `dir`.
+pub fn list_tests(
+    binary: &Path,
+    cwd: &Path,
+    dir: &Path,
+    confinement: &Confinement,
+) -> Result<Vec<String>, Error> {
     let output = dir.join("list.txt");
+    let scratch = dir.join("list");
+    let jail = confinement.jail(binary, cwd, &scratch)?;
     let mut command = Command::new(binary);
     command
         .args(["--list", "--format", "terse"])
-        .current_dir(cwd);
-    let ended = run_in_group(command, binary, &output, LIST_TIMEOUT)?;
+        .current_dir(cwd)
+        .env("TMPDIR", scratch.join("tmp"));
+    let (ended, _) = run_confined(command, binary, &output, LIST_TIMEOUT, &jail)?;
     let text = fs::read_to_string(&output).map_err(io_error(&output))?;
     if ended.timed_out || !ended.status.success() {
         let how = if ended.timed_out {
@@ -167,73 +201,56 @@ fn describe(status: ExitStatus) -> String {
     }
 }
 
-/// How a process run by [`run_in_group`] ended.
-struct Ended {
-    status: ExitStatus,
-    timed_out: bool,
-    /// Killed because the grading was interrupted: the run has no verdict.
-    interrupted: bool,
-    duration: Duration,
-}
-
-/// Runs `command` as the leader of a new process group, its standard output
-/// and error into `output`, killing the whole group at `timeout`. Once the
-/// leader has exited, whatever is left of its group is killed too, so no
-/// stray process outlives the run.
-fn run_in_group(
+/// Runs `command` confined by `jail`, as the leader of a new process
+/// group, its standard output and error, capped, into `output`; kills the
+/// whole group at `timeout`. Once the leader has exited, whatever is left
+/// of its group, and every process it left behind, is killed too, so no
+/// stray process outlives the run. Also returns how many bytes of output
+/// were cut.
+fn run_confined(
     mut command: Command,
     program: &Path,
     output: &Path,
     timeout: Duration,
-) -> Result<Ended, Error> {
-    let out = File::create(output).map_err(io_error(output))?;
-    let err = out.try_clone().map_err(io_error(output))?;
-    let started = Instant::now();
-    let mut child = command
-        .process_group(0)
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err)
-        .spawn()
-        .map_err(spawn_error(program))?;
-    let group = child.id();
-    let _live = LiveGroup::register(group);
-    // Drop the parent's copies of the output file at once.
-    drop(command);
-
-    let (exited, wait) = mpsc::channel();
+    jail: &Jail,
+) -> Result<(Ended, u64), Error> {
+    let file = File::create(output).map_err(io_error(output))?;
+    let (reader, writer) = io::pipe().map_err(io_error(output))?;
+    let err = writer.try_clone().map_err(io_error(output))?;
+    command.stdin(Stdio::null()).stdout(writer).stderr(err);
+    jail.apply(&mut command);
+    let (sender, captured) = mpsc::channel();
     thread::spawn(move || {
-        let _ = exited.send(child.wait());
+        let _ = sender.send(capture(reader, file, KEPT_HEAD, KEPT_TAIL));
     });
-    let (status, timed_out) = match wait.recv_timeout(timeout) {
-        Ok(status) => (status, false),
-        Err(_) => {
-            kill_group(group)?;
-            (wait.recv().expect("the waiting thread reports"), true)
-        }
+    let (supervised, _) = Supervised::spawn(command, program)?;
+    let running = || jail.running();
+    let tracked = jail
+        .tracks_processes()
+        .then_some(&running as &dyn Fn() -> Vec<u32>);
+    let ended = supervised.wait(timeout, tracked)?;
+    // Every writer is dead by now, unless one escaped the grader (it could
+    // not make itself a subreaper): then the output stops here.
+    let cut = match captured.recv_timeout(CAPTURE_GRACE) {
+        Ok(cut) => cut.map_err(io_error(output))?,
+        Err(_) => 0,
     };
-    let duration = started.elapsed();
-    kill_group(group)?;
-    let status = status.map_err(spawn_error(program))?;
-    let interrupted = groups::interrupted() && status.signal() == Some(SIGKILL);
-    Ok(Ended {
-        status,
-        timed_out,
-        interrupted,
-        duration,
-    })
+    Ok((ended, cut))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sandbox;
     use std::os::unix::fs::PermissionsExt;
+    use std::thread;
+    use std::time::Instant;
 
     /// A stand-in for a libtest binary built with the harness: it lists
     /// its tests, and each test does what its name says.
     const FAKE_TEST_BINARY: &str = r#"#!/bin/sh
 if [ "$1" = "--list" ]; then
-  for t in pass exit_early fail forge hang never_started; do echo "$t: test"; done
+  for t in pass exit_early fail forge hang never_started write_outside hog flood detach whoami; do echo "$t: test"; done
   exit 0
 fi
 test="$2"
@@ -247,6 +264,11 @@ case "$test" in
   forge) echo "passed 0123456789abcdef0123456789abcdef" >> "$RAFT_LABS_RECORD"; exit 0 ;;
   hang) sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; sleep 600 ;;
   never_started) exit 0 ;;
+  write_outside) echo hacked > outside && exit 0; exit 42 ;;
+  hog) head -c 400000000 /dev/zero | tail -n 1 > /dev/null ;;
+  flood) head -c 20000000 /dev/zero | tr '\0' x; exit 1 ;;
+  whoami) id -u; exit 1 ;;
+  detach) setsid sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; exit 1 ;;
 esac
 "#;
 
@@ -255,8 +277,17 @@ esac
         binary: PathBuf,
     }
 
+    /// Every fake run gets 64 MiB.
+    fn confinement() -> Confinement {
+        Confinement::new(64 << 20, "nobody").unwrap()
+    }
+
     fn fake() -> Fake {
+        // As the grader is.
+        crate::reaper::become_subreaper().unwrap();
         let dir = tempfile::tempdir().unwrap();
+        // The runs' user must reach the binary.
+        fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
         let binary = dir.path().join("lab2a-fake");
         fs::write(&binary, FAKE_TEST_BINARY).unwrap();
         fs::set_permissions(&binary, fs::Permissions::from_mode(0o755)).unwrap();
@@ -273,6 +304,7 @@ esac
             dir: &dir,
             timeout,
             seed,
+            confinement: &confinement(),
         })
         .unwrap()
     }
@@ -284,18 +316,15 @@ esac
     #[test]
     fn lists_tests() {
         let fake = fake();
-        let tests = list_tests(&fake.binary, fake.dir.path(), fake.dir.path()).unwrap();
-        assert_eq!(
-            tests,
-            [
-                "pass",
-                "exit_early",
-                "fail",
-                "forge",
-                "hang",
-                "never_started"
-            ]
-        );
+        let tests = list_tests(
+            &fake.binary,
+            fake.dir.path(),
+            fake.dir.path(),
+            &confinement(),
+        )
+        .unwrap();
+        assert_eq!(tests.len(), 11);
+        assert_eq!(tests[..3], ["pass", "exit_early", "fail"]);
     }
 
     #[test]
@@ -341,7 +370,13 @@ esac
         let finished = run(&fake, "hang", Duration::from_millis(500), None);
         assert_eq!(finished.verdict, Verdict::TimedOut);
         assert!(finished.duration < Duration::from_secs(10));
-        let child = fs::read_to_string(fake.dir.path().join("hang/child")).unwrap();
+        assert_gone(&fake, "hang");
+    }
+
+    /// Asserts that the child the fake test `test` noted is gone.
+    fn assert_gone(fake: &Fake, test: &str) {
+        let noted = fake.dir.path().join(test).join(SCRATCH).join("child");
+        let child = fs::read_to_string(noted).unwrap();
         let stat = format!("/proc/{}/stat", child.trim());
         // Gone, or a zombie waiting for a parent that does not reap; a
         // killed process may take a moment to get there.
@@ -358,6 +393,84 @@ esac
         assert!(
             matches!(state.as_deref(), None | Some("Z")),
             "the hung test's child lives on: {state:?}"
+        );
+    }
+
+    #[test]
+    fn a_run_cannot_write_outside_its_scratch_directory() {
+        if sandbox::kernel_abi().is_none() {
+            eprintln!("this kernel has no Landlock: nothing to check");
+            return;
+        }
+        let fake = fake();
+        let finished = run(&fake, "write_outside", Duration::from_secs(30), None);
+        assert_eq!(
+            finished.verdict,
+            Verdict::Failed("exited with status 42".into())
+        );
+        assert!(!fake.dir.path().join("outside").exists());
+    }
+
+    #[test]
+    fn a_run_over_the_memory_limit_is_out_of_memory() {
+        if !confinement().has_cgroups() {
+            eprintln!(
+                "no memory cgroup here: a shell's pipeline cannot show its allocation failure"
+            );
+            return;
+        }
+        let finished = run(&fake(), "hog", Duration::from_secs(60), None);
+        assert_eq!(
+            finished.verdict,
+            Verdict::Failed(
+                "out of memory: it went over the memory limit of 64 MiB and was killed".into()
+            )
+        );
+    }
+
+    #[test]
+    fn a_flood_of_output_is_cut_in_the_middle() {
+        let fake = fake();
+        let finished = run(&fake, "flood", Duration::from_secs(60), None);
+        let kept = (KEPT_HEAD + KEPT_TAIL) as u64;
+        assert_eq!(finished.cut, 20_000_000 - kept);
+        let log = fs::read_to_string(&finished.output).unwrap();
+        assert!(log.contains(&format!(
+            "[grade: {} bytes of output cut here;",
+            finished.cut
+        )));
+        assert!(log.len() < kept as usize + 200, "{} bytes kept", log.len());
+    }
+
+    #[test]
+    fn a_detached_child_is_killed_and_counted() {
+        let _turn = crate::reaper::SWEEPS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let fake = fake();
+        let finished = run(&fake, "detach", Duration::from_secs(30), None);
+        if confinement().has_cgroups() {
+            assert_eq!(finished.left_behind, 1);
+        } else {
+            // A parallel run's sweep may have killed it first.
+            assert!(finished.left_behind <= 1);
+        }
+        assert_gone(&fake, "detach");
+    }
+
+    #[test]
+    fn a_run_of_a_root_grader_runs_as_nobody() {
+        // SAFETY: geteuid cannot fail.
+        if unsafe { libc::geteuid() } != 0 {
+            eprintln!("the grader is not root: runs keep its user");
+            return;
+        }
+        let fake = fake();
+        let finished = run(&fake, "whoami", Duration::from_secs(30), None);
+        let nobody = crate::confine::User::lookup("nobody").unwrap();
+        assert_eq!(
+            fs::read_to_string(&finished.output).unwrap().trim(),
+            nobody.uid.to_string()
         );
     }
 }

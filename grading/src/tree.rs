@@ -8,8 +8,22 @@ use std::path::{Path, PathBuf};
 use crate::error::{io_error, Error};
 
 /// What a submission cannot change: these come from the reference tree,
-/// replacing whatever the submission holds under the same names.
-pub const OFFICIAL: [&str; 5] = ["tests", "labrpc", "lincheck", "Cargo.toml", "Cargo.lock"];
+/// replacing whatever the submission holds under the same names. The
+/// manifests of `raft/` and `kvraft/` fix their dependencies and say
+/// `build = false`, so no build script of a submission is compiled or run.
+pub const OFFICIAL: [&str; 7] = [
+    "tests",
+    "labrpc",
+    "lincheck",
+    "Cargo.toml",
+    "Cargo.lock",
+    "raft/Cargo.toml",
+    "kvraft/Cargo.toml",
+];
+
+/// How many notes on a submission's tree [`prepare_submission`] returns at
+/// most (and then how many more there were).
+const MAX_NOTES: usize = 10;
 
 /// Never copied from a submission, at any depth: version control, build
 /// output, and files that change how cargo or rustup build.
@@ -46,18 +60,19 @@ fn is_reference(dir: &Path) -> bool {
 /// output (symbolic links are not followed), then lays the official files
 /// of `reference` over it. The workspace manifest is the reference's,
 /// without the instructor-only members.
-pub fn prepare_submission(reference: &Path, submission: &Path, into: &Path) -> Result<(), Error> {
+///
+/// Returns what the grader did not take from the submission that it would
+/// have used otherwise, one note each: official files it holds in another
+/// version, build scripts, cargo and toolchain settings.
+pub fn prepare_submission(
+    reference: &Path,
+    submission: &Path,
+    into: &Path,
+) -> Result<Vec<String>, Error> {
     if !submission.is_dir() {
         return Err(Error::NoSubmission(submission.to_path_buf()));
     }
-    copy_dir(submission, into, &|relative| {
-        let top = relative.components().next().map(|c| c.as_os_str());
-        let replaced = top.is_some_and(|top| {
-            OFFICIAL.iter().any(|o| top == *o)
-                || handout::tree::INSTRUCTOR_ONLY.iter().any(|o| top == *o)
-        });
-        !replaced
-    })?;
+    copy_dir(submission, into, &|relative| !replaced(relative))?;
     for name in OFFICIAL {
         let from = reference.join(name);
         let to = into.join(name);
@@ -72,7 +87,88 @@ pub fn prepare_submission(reference: &Path, submission: &Path, into: &Path) -> R
             fs::copy(&from, &to).map_err(io_error(&from))?;
         }
     }
+    let mut notes = Vec::new();
+    audit(reference, submission, Path::new(""), &mut notes)?;
+    if notes.len() > MAX_NOTES {
+        let more = notes.len() - MAX_NOTES;
+        notes.truncate(MAX_NOTES);
+        notes.push(format!(
+            "... and {more} more files not taken from the submission"
+        ));
+    }
+    Ok(notes)
+}
+
+/// Whether the submission's file or directory `relative` is replaced by
+/// the reference's or left out as instructor-only.
+fn replaced(relative: &Path) -> bool {
+    OFFICIAL.iter().any(|o| relative.starts_with(o))
+        || handout::tree::INSTRUCTOR_ONLY
+            .iter()
+            .any(|o| relative.starts_with(o))
+}
+
+/// Notes, for every file below `dir` of the submission, what the grader
+/// did instead of using it (see [`prepare_submission`]).
+fn audit(
+    reference: &Path,
+    submission: &Path,
+    dir: &Path,
+    notes: &mut Vec<String>,
+) -> Result<(), Error> {
+    let source = submission.join(dir);
+    let mut entries = fs::read_dir(&source)
+        .map_err(io_error(&source))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_error(&source))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let name = entry.file_name();
+        let relative = dir.join(&name);
+        let shown = relative.display();
+        let kind = entry.file_type().map_err(io_error(&entry.path()))?;
+        if kind.is_dir() && is_build_output(&name.to_string_lossy()) || name == ".git" {
+            continue;
+        }
+        if SKIPPED.iter().any(|s| name == *s) {
+            notes.push(format!(
+                "left out {shown}: cargo and toolchain settings come from the grader"
+            ));
+        } else if handout::tree::INSTRUCTOR_ONLY
+            .iter()
+            .any(|o| relative.starts_with(o))
+        {
+            continue;
+        } else if kind.is_dir() {
+            audit(reference, submission, &relative, notes)?;
+        } else if name == "build.rs" {
+            notes.push(format!(
+                "{shown} was not compiled or run: the official manifests say build = false"
+            ));
+        } else if kind.is_file() && replaced(&relative) {
+            let official = official_bytes(reference, &relative);
+            let theirs = fs::read(entry.path()).map_err(io_error(&entry.path()))?;
+            if official.as_ref() != Some(&theirs) {
+                notes.push(match official {
+                    Some(_) => format!("replaced {shown} with the official one"),
+                    None => format!("left out {shown}: not an official file"),
+                });
+            }
+        }
+    }
     Ok(())
+}
+
+/// The official version of `relative`, as laid over a submission.
+fn official_bytes(reference: &Path, relative: &Path) -> Option<Vec<u8>> {
+    let bytes = fs::read(reference.join(relative)).ok()?;
+    if relative != Path::new("Cargo.toml") {
+        return Some(bytes);
+    }
+    let text = String::from_utf8(bytes).ok()?;
+    handout::tree::student_manifest(&text)
+        .ok()
+        .map(String::into_bytes)
 }
 
 /// Copies the directory tree `from` into `to`, keeping the entries whose
@@ -142,6 +238,7 @@ mod tests {
         write(reference, "tests/harness/lib.rs", "official harness");
         write(reference, "labrpc/src/lib.rs", "official network");
         write(reference, "raft/src/lib.rs", "reference solution");
+        write(reference, "raft/Cargo.toml", "[package]\nbuild = false\n");
 
         let submission = tempfile::tempdir().unwrap();
         let submission = submission.path();
@@ -150,6 +247,21 @@ mod tests {
         write(submission, "tests/extra.rs", "a test of the student's own");
         write(submission, "labrpc/src/lib.rs", "a friendlier network");
         write(submission, "raft/src/lib.rs", "student raft");
+        write(
+            submission,
+            "raft/Cargo.toml",
+            "[package]\nbuild = \"build.rs\"\n",
+        );
+        write(
+            submission,
+            "raft/build.rs",
+            "fn main() { /* rewrite the tests */ }",
+        );
+        write(
+            submission,
+            "raft/src/.cargo/config.toml",
+            "[build]\nrustc-wrapper = \"x\"\n",
+        );
         write(submission, "raft/notes/design.md", "notes");
         write(submission, "raft/src/target.rs", "mod target");
         write(submission, "target-mine/x", "build output");
@@ -165,7 +277,7 @@ mod tests {
 
         let scratch = tempfile::tempdir().unwrap();
         let into = scratch.path().join("tree");
-        prepare_submission(reference, submission, &into).unwrap();
+        let notes = prepare_submission(reference, submission, &into).unwrap();
 
         assert_eq!(
             read(&into, "raft/src/lib.rs").as_deref(),
@@ -189,7 +301,26 @@ mod tests {
             Some("official network")
         );
         assert_eq!(read(&into, "Cargo.lock").as_deref(), Some("official lock"));
+        assert_eq!(
+            read(&into, "raft/Cargo.toml").as_deref(),
+            Some("[package]\nbuild = false\n")
+        );
+        assert_eq!(
+            notes,
+            [
+                "left out .cargo: cargo and toolchain settings come from the grader",
+                "replaced Cargo.toml with the official one",
+                "replaced labrpc/src/lib.rs with the official one",
+                "replaced raft/Cargo.toml with the official one",
+                "raft/build.rs was not compiled or run: the official manifests say build = false",
+                "left out raft/src/.cargo: cargo and toolchain settings come from the grader",
+                "left out rust-toolchain.toml: cargo and toolchain settings come from the grader",
+                "left out tests/extra.rs: not an official file",
+                "replaced tests/lab2a.rs with the official one",
+            ]
+        );
         for gone in [
+            "raft/src/.cargo/config.toml",
             "tests/extra.rs",
             "grading/points.toml",
             ".cargo/config.toml",

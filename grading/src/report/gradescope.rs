@@ -49,6 +49,10 @@ fn summary(grades: &Grades) -> String {
         grades.score(None),
         grades.max_score(None)
     );
+    if !grades.notes.is_empty() {
+        text.push_str("\n\n");
+        text.push_str(&grades.notes.join("\n"));
+    }
     if let Some(errors) = grades.build_errors() {
         text.push_str("\n\nYour code does not compile:\n\n");
         text.push_str(errors);
@@ -151,6 +155,10 @@ mod tests {
         assert!(output
             .contains("LABRPC_SEED=8741 cargo test --release --test lab2a -- --exact re_election"));
         assert_eq!(results["tests"][0]["status"], "passed");
+        assert!(results["output"]
+            .as_str()
+            .unwrap()
+            .ends_with("\n\nraft/build.rs was not compiled or run"));
     }
 
     #[test]

@@ -25,6 +25,7 @@ struct Report<'a> {
     score: f64,
     max_score: u32,
     build: Build<'a>,
+    notes: &'a [String],
     part_scores: Vec<PartScore>,
     tests: Vec<Test<'a>>,
 }
@@ -96,6 +97,7 @@ pub fn render(grades: &Grades) -> String {
             seconds: duration.as_secs_f64(),
             errors,
         },
+        notes: &grades.notes,
         part_scores: grades
             .parts
             .iter()
@@ -159,6 +161,7 @@ mod tests {
         let report: Value = serde_json::from_str(&render(&sample())).unwrap();
         assert_eq!(report["score"], 5.0);
         assert_eq!(report["max_score"], 15);
+        assert_eq!(report["notes"][0], "raft/build.rs was not compiled or run");
         assert_eq!(report["finished"], true);
         assert_eq!(report["policy"], "all-runs");
         assert_eq!(report["build"]["ok"], true);

@@ -72,6 +72,12 @@ pub fn render(grades: &Grades) -> String {
         if grades.finished { "" } else { " (partial)" }
     );
 
+    if !grades.notes.is_empty() {
+        let _ = writeln!(out, "\nnotes:");
+    }
+    for note in &grades.notes {
+        let _ = writeln!(out, "  {note}");
+    }
     if let Some(errors) = grades.build_errors() {
         let _ = writeln!(out, "\n{} does not compile:\n{errors}", grades.subject());
     }
@@ -139,6 +145,7 @@ mod tests {
         );
         assert!(lines[3].ends_with("5/15"), "{}", lines[3]);
         assert!(table.contains("\nscore: 5/15\n"));
+        assert!(table.contains("\nnotes:\n  raft/build.rs was not compiled or run\n"));
         assert!(table.contains("  2A re_election run 3: exited with status 101\n"));
         assert!(table.contains("    seed: 8741\n    output: runs/2A-re_election-run3.log\n"));
     }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)] // each test file uses its own share of the helpers
 
+pub mod plant;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -78,4 +80,58 @@ pub fn grade_while(args: &[&str], env: &[(&str, &str)], while_running: impl FnOn
         stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
         report,
     }
+}
+
+/// The variable a test hands the grader (and so every process it starts)
+/// to find those processes again.
+pub const MARK_VAR: &str = "GRADE_TEST_MARK";
+
+/// A fresh value for [`MARK_VAR`], unique to this test process and `name`.
+pub fn mark(name: &str) -> String {
+    format!("{}-{name}", std::process::id())
+}
+
+/// A process carrying a mark, as `/proc` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Marked {
+    /// Its pid.
+    pub pid: u32,
+    /// Its command name.
+    pub name: String,
+    /// Its process group.
+    pub group: u32,
+}
+
+/// The running (not zombie) processes whose environment holds
+/// `GRADE_TEST_MARK=<mark>`, wherever they are: in a run's group, in a
+/// session of their own, re-parented anywhere.
+pub fn marked(mark: &str) -> Vec<Marked> {
+    let wanted = format!("{MARK_VAR}={mark}");
+    fs::read_dir("/proc")
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|pid| {
+            let environ = fs::read(format!("/proc/{pid}/environ")).ok()?;
+            let has_mark = environ.split(|&b| b == 0).any(|v| v == wanted.as_bytes());
+            let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            let (head, rest) = stat.rsplit_once(')')?;
+            let name = head.split_once('(')?.1.to_string();
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let running = fields.first().is_some_and(|s| *s != "Z");
+            let group = fields.get(2)?.parse().ok()?;
+            (has_mark && running).then_some(Marked { pid, name, group })
+        })
+        .collect()
+}
+
+/// Waits a few seconds for every process carrying `mark` to be gone, and
+/// asserts that none is left.
+pub fn assert_no_marked_process(mark: &str) {
+    // A killed process may take a moment to be gone.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !marked(mark).is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let left = marked(mark);
+    assert!(left.is_empty(), "processes live on: {left:?}");
 }

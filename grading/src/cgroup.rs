@@ -1,0 +1,134 @@
+//! A memory cgroup (cgroup v1) for each test run, where the machine has
+//! one the grader may create cgroups in: the kernel kills the run's
+//! processes when together they use more than the limit, and the cgroup's
+//! OOM-kill count tells that death apart from others. The cgroup also names
+//! every process of the run, whatever group or session it moved to, so the
+//! ones it left behind can be killed.
+
+use std::fs::{self, File, OpenOptions};
+use std::io;
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread;
+use std::time::Duration;
+
+/// How many times removing a run's cgroup is tried while its last
+/// processes are still on their way out.
+const REMOVE_TRIES: u32 = 100;
+
+/// The memory cgroup of the grader, below which it creates one per run.
+#[derive(Debug, Clone)]
+pub struct MemoryCgroups {
+    parent: PathBuf,
+}
+
+impl MemoryCgroups {
+    /// The grader's own memory cgroup, if it can create cgroups below it.
+    pub fn detect() -> Option<MemoryCgroups> {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo").ok()?;
+        let (root, mount_point) = mountinfo.lines().find_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let mut right = right.split_whitespace();
+            let (kind, _source, options) = (right.next()?, right.next()?, right.next()?);
+            let is_memory = kind == "cgroup" && options.split(',').any(|o| o == "memory");
+            let left: Vec<&str> = left.split_whitespace().collect();
+            is_memory.then(|| (left.get(3).copied(), left.get(4).copied()))
+        })?;
+        let own = fs::read_to_string("/proc/self/cgroup").ok()?;
+        let own = own.lines().find_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            controllers
+                .split(',')
+                .any(|c| c == "memory")
+                .then_some(path)
+        })?;
+        let relative = own.strip_prefix(root?)?.trim_start_matches('/');
+        let cgroups = MemoryCgroups {
+            parent: Path::new(mount_point?).join(relative),
+        };
+        let probe = cgroups.create("probe", u64::MAX >> 2).ok()?;
+        drop(probe);
+        Some(cgroups)
+    }
+
+    /// A new cgroup, named after `label`, whose processes may use `limit`
+    /// bytes of memory together.
+    pub fn create(&self, label: &str, limit: u64) -> io::Result<RunCgroup> {
+        static SEQUENCE: AtomicU64 = AtomicU64::new(0);
+        let name = format!(
+            "grade-{}-{}-{label}",
+            std::process::id(),
+            SEQUENCE.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = self.parent.join(name);
+        fs::create_dir(&dir)?;
+        // Removed again if it cannot be set up.
+        let mut cgroup = RunCgroup { dir, procs: None };
+        fs::write(cgroup.dir.join("memory.limit_in_bytes"), limit.to_string())?;
+        // Swap counts too, where the kernel accounts for it.
+        let _ = fs::write(
+            cgroup.dir.join("memory.memsw.limit_in_bytes"),
+            limit.to_string(),
+        );
+        let procs = OpenOptions::new()
+            .write(true)
+            .open(cgroup.dir.join("cgroup.procs"))?;
+        cgroup.procs = Some(procs);
+        Ok(cgroup)
+    }
+}
+
+/// One run's memory cgroup, removed when dropped (once it is empty).
+#[derive(Debug)]
+pub struct RunCgroup {
+    dir: PathBuf,
+    procs: Option<File>,
+}
+
+impl RunCgroup {
+    /// A file descriptor that a process joins the cgroup through, by
+    /// writing `0` to it (safe to do between fork and exec).
+    pub fn join_fd(&self) -> RawFd {
+        self.procs.as_ref().map_or(-1, AsRawFd::as_raw_fd)
+    }
+
+    /// The processes in the cgroup that are still running.
+    pub fn running(&self) -> Vec<u32> {
+        fs::read_to_string(self.dir.join("cgroup.procs"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.trim().parse().ok())
+            .filter(|pid| {
+                fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                    stat.rsplit_once(')')
+                        .and_then(|(_, rest)| rest.split_whitespace().next())
+                        .is_some_and(|state| state != "Z")
+                })
+            })
+            .collect()
+    }
+
+    /// Whether the kernel killed a process of the cgroup for going over
+    /// its memory limit.
+    pub fn out_of_memory(&self) -> bool {
+        fs::read_to_string(self.dir.join("memory.oom_control"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| line.strip_prefix("oom_kill "))
+            .any(|count| count.trim().parse::<u64>().is_ok_and(|n| n > 0))
+    }
+}
+
+impl Drop for RunCgroup {
+    fn drop(&mut self) {
+        self.procs = None;
+        for _ in 0..REMOVE_TRIES {
+            if fs::remove_dir(&self.dir).is_ok() || !self.dir.exists() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
