@@ -15,15 +15,18 @@ use grading::exit;
 use support::plant::{
     assert_scored, grade_2a, grade_2a_while, handout_in, plant_in_fn, reference_copy, submission,
 };
-use support::{assert_no_marked_process, mark, marked, reference, Marked, MARK_VAR};
+use support::{
+    assert_no_marked_process, mark, marked, points_in_2a, reference, tests_in_2a, Marked, MARK_VAR,
+};
 
 #[test]
 fn the_reference_scores_full_marks_and_writes_every_report() {
     let started = Instant::now();
     let graded = grade_2a(&[], &[]);
-    assert_scored(&graded, exit::FULL_MARKS, 30.0, "passed");
+    let points = points_in_2a();
+    assert_scored(&graded, exit::FULL_MARKS, points as f64, "passed");
     assert!(
-        graded.stdout.contains("score: 30/30"),
+        graded.stdout.contains(&format!("score: {points}/{points}")),
         "{}",
         graded.describe()
     );
@@ -33,14 +36,17 @@ fn the_reference_scores_full_marks_and_writes_every_report() {
     );
 
     let gradescope = graded.json("gradescope/results.json");
-    assert_eq!(gradescope["score"], 30.0);
+    assert_eq!(gradescope["score"], points as f64);
     for test in gradescope["tests"].as_array().unwrap() {
         assert_eq!(test["status"], "passed", "{test}");
         assert_eq!(test["score"], test["max_score"], "{test}");
     }
     let xml = fs::read_to_string(graded.report.path().join("junit.xml")).unwrap();
     let junit = quick_junit::Report::deserialize_from_str(&xml).unwrap();
-    assert_eq!((junit.tests, junit.failures, junit.errors), (3, 0, 0));
+    assert_eq!(
+        (junit.tests, junit.failures, junit.errors),
+        (tests_in_2a(), 0, 0)
+    );
 }
 
 #[test]
@@ -242,7 +248,10 @@ fn ctrl_c_kills_the_runs_in_progress_and_keeps_a_partial_report() {
         "the grader took {stopped_in:?} to stop"
     );
     assert!(
-        graded.stderr.contains("interrupted: 0 of 3 runs finished"),
+        graded.stderr.contains(&format!(
+            "interrupted: 0 of {} runs finished",
+            tests_in_2a()
+        )),
         "{}",
         graded.describe()
     );

@@ -11,6 +11,29 @@ use std::process::{Command, Stdio};
 
 use serde_json::Value;
 
+/// Part 2A of the official points table: test name to points.
+fn official_2a() -> toml::Table {
+    let table = fs::read_to_string(reference().join("grading/points.toml")).unwrap();
+    let mut table: toml::Table = table.parse().unwrap();
+    match table.remove("2A") {
+        Some(toml::Value::Table(part)) => part,
+        other => panic!("points.toml has no [2A] table: {other:?}"),
+    }
+}
+
+/// How many tests part 2A has in the official points table.
+pub fn tests_in_2a() -> usize {
+    official_2a().len()
+}
+
+/// The points part 2A is worth in the official points table.
+pub fn points_in_2a() -> i64 {
+    official_2a()
+        .values()
+        .filter_map(toml::Value::as_integer)
+        .sum()
+}
+
 /// The reference tree: the workspace around this crate.
 pub fn reference() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

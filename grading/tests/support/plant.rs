@@ -36,7 +36,7 @@ pub fn assert_scored(graded: &Graded, code: u8, score: f64, outcome: &str) {
     assert_eq!(results["finished"], true, "{}", graded.describe());
     assert_eq!(results["score"], score, "{}", graded.describe());
     let tests = results["tests"].as_array().unwrap();
-    assert_eq!(tests.len(), 3, "{}", graded.describe());
+    assert_eq!(tests.len(), super::tests_in_2a(), "{}", graded.describe());
     for test in tests {
         assert_eq!(test["runs"].as_array().unwrap().len(), 1, "{test}");
         assert_eq!(test["runs"][0]["outcome"], outcome, "{test}");
