@@ -5,7 +5,7 @@
 //! | 0 | graded: full marks (every test passed every run) |
 //! | 1 | graded: some test failed or timed out at least once |
 //! | 2 | bad command line (unknown part, bad number, unknown flag) |
-//! | 3 | the submission does not build: score 0, compiler errors in the report |
+//! | 3 | the submission does not build (or not in time): score 0, compiler errors in the report |
 //! | 4 | the grader could not grade: missing submission directory, bad points table, I/O error |
 //! | 130 | interrupted (Ctrl-C or SIGTERM): the runs in progress were killed; the reports hold the runs that finished |
 
@@ -29,6 +29,6 @@ Exit codes:
   0  graded: full marks (every test passed every run)
   1  graded: some test failed or timed out at least once
   2  bad command line (unknown part, bad number, unknown flag)
-  3  the submission does not build (score 0, compiler errors in the report)
+  3  the submission does not build, or not in time (score 0, errors in the report)
   4  could not grade (missing submission directory, bad points table, I/O error)
   130  interrupted (Ctrl-C or SIGTERM): runs in progress killed, reports hold the finished runs";

@@ -5,11 +5,17 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use super::{grade_while, reference, Graded};
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
+
+/// This test's turn to grade: no other grading of this test binary runs
+/// while it is held.
+pub fn turn() -> MutexGuard<'static, ()> {
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
 
 /// `grade --parts 2A --runs 1 <args>`, one grading at a time.
 pub fn grade_2a(args: &[&str], env: &[(&str, &str)]) -> Graded {
@@ -23,7 +29,16 @@ pub fn grade_2a_while(
     env: &[(&str, &str)],
     while_running: impl FnOnce(u32),
 ) -> Graded {
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    let _turn = turn();
+    grade_2a_in_turn(args, env, while_running)
+}
+
+/// [`grade_2a_while`] for a caller that holds its [`turn`].
+pub fn grade_2a_in_turn(
+    args: &[&str],
+    env: &[(&str, &str)],
+    while_running: impl FnOnce(u32),
+) -> Graded {
     let mut all = vec!["--parts", "2A", "--runs", "1"];
     all.extend_from_slice(args);
     grade_while(&all, env, while_running)

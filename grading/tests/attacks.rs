@@ -1,0 +1,379 @@
+//! A dishonest student's submissions, one per threat class, each planted in
+//! a copy of the stub handout (honest score: 0) and graded on 2A. Each
+//! must score 0, leave the reference tree and the report directory as the
+//! grader alone would, leave no process behind, and have the grader name
+//! what happened.
+//!
+//! Every process a grading starts carries a mark in its environment, so a
+//! process left behind is found wherever it went.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use grading::exit;
+use support::plant::{grade_2a_in_turn, handout_in, plant_file, plant_in_new, submission, turn};
+use support::{assert_no_marked_process, mark, reference, Graded, MARK_VAR};
+
+/// How long a detached process gets, after the grader has exited, to do
+/// its damage before the reports are read again.
+const AFTERMATH: Duration = Duration::from_secs(3);
+
+/// What of the reference tree an attack would change: the official files,
+/// the solution, the root manifests (not `grading/` or `handout/`, where
+/// an instructor may be editing while the tests run).
+const GUARDED: [&str; 6] = [
+    "tests",
+    "labrpc",
+    "raft",
+    "kvraft",
+    "Cargo.toml",
+    "Cargo.lock",
+];
+
+/// Every file of the [`GUARDED`] part of the reference tree, with its
+/// contents.
+fn reference_files() -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in fs::read_dir(root.join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.starts_with("target") || name == ".git" {
+                continue;
+            }
+            let relative = dir.join(&name);
+            if !GUARDED.iter().any(|g| relative.starts_with(g)) {
+                continue;
+            }
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &relative, files);
+            } else {
+                files.insert(relative, fs::read(entry.path()).unwrap_or_default());
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(&reference(), Path::new(""), &mut files);
+    files
+}
+
+/// The report directory's files, with their contents.
+fn report_files(graded: &Graded) -> BTreeMap<PathBuf, String> {
+    fn walk(root: &Path, dir: &Path, files: &mut BTreeMap<PathBuf, String>) {
+        for entry in fs::read_dir(root.join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            let relative = dir.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                walk(root, &relative, files);
+            } else {
+                let text = fs::read(entry.path()).unwrap_or_default();
+                files.insert(relative, String::from_utf8_lossy(&text).into_owned());
+            }
+        }
+    }
+    let mut files = BTreeMap::new();
+    walk(graded.report.path(), Path::new(""), &mut files);
+    files
+}
+
+/// Whether the grader writes `relative` into a report directory.
+fn written_by_the_grader(relative: &Path) -> bool {
+    let name = relative.to_string_lossy();
+    ["results.json", "junit.xml", "gradescope/results.json"].contains(&name.as_ref())
+        || (name.starts_with("runs/2A-") && name.ends_with(".log"))
+}
+
+/// Grades the stub handout with `plant` applied to it (on 2A, with `args`),
+/// then checks what every attack must leave: a score of 0, the reference
+/// tree as it was, only the grader's files in the report directory (still
+/// as the grader left them a few seconds after it exited), and no process.
+/// Returns the grading and everything it printed and reported, for the
+/// attack's own checks.
+fn attack(name: &str, plant: impl FnOnce(&Path), args: &[&str]) -> (Graded, String) {
+    let tree = tempfile::tempdir().unwrap();
+    handout_in(tree.path());
+    plant(tree.path());
+    let mark = mark(name);
+    // Held until the checks are done: another attack may change the
+    // reference tree only while it grades.
+    let _turn = turn();
+    let before = reference_files();
+    let mut all = vec!["--submission", submission(tree.path())];
+    all.extend_from_slice(args);
+    let graded = grade_2a_in_turn(&all, &[(MARK_VAR, &mark)], |_| {});
+    let reports = report_files(&graded);
+    thread::sleep(AFTERMATH);
+
+    let changed: Vec<&PathBuf> = before
+        .iter()
+        .filter(|(path, text)| fs::read(reference().join(path)).ok().as_ref() != Some(text))
+        .map(|(path, _)| path)
+        .collect();
+    let added: Vec<PathBuf> = reference_files()
+        .into_keys()
+        .filter(|path| !before.contains_key(path))
+        .collect();
+    // Put the reference back before failing, for the tests that follow.
+    for path in &changed {
+        fs::write(reference().join(path), &before[*path]).unwrap();
+    }
+    for path in &added {
+        fs::remove_file(reference().join(path)).unwrap();
+    }
+    assert!(
+        changed.is_empty() && added.is_empty(),
+        "the reference tree was changed: {changed:?}, added: {added:?}"
+    );
+    assert_no_marked_process(&mark);
+    let foreign: Vec<&PathBuf> = reports
+        .keys()
+        .filter(|p| !written_by_the_grader(p))
+        .collect();
+    assert!(foreign.is_empty(), "not the grader's: {foreign:?}");
+    assert_eq!(
+        report_files(&graded),
+        reports,
+        "the reports changed after the grader exited"
+    );
+    assert_ne!(
+        graded.code,
+        i32::from(exit::ERROR),
+        "the grader blamed itself: {}",
+        graded.describe()
+    );
+    let results = graded.results();
+    assert_eq!(results["score"], 0.0, "{}", graded.describe());
+    let said = format!(
+        "{}\n{}\n{}",
+        graded.stdout,
+        graded.stderr,
+        reports.values().cloned().collect::<Vec<_>>().join("\n")
+    );
+    (graded, said)
+}
+
+/// Asserts that the grader said `expected` somewhere (output or reports).
+fn assert_said(said: &str, expected: &str) {
+    assert!(said.contains(expected), "never said `{expected}`:\n{said}");
+}
+
+/// A build script in the student's raft crate (enabled by the student's
+/// manifest), running `body` (Rust statements) at build time.
+fn build_script(tree: &Path, body: &str) {
+    plant_file(
+        tree,
+        "raft/Cargo.toml",
+        &fs::read_to_string(tree.join("raft/Cargo.toml"))
+            .unwrap()
+            .replace("build = false", "build = \"build.rs\""),
+    );
+    plant_file(
+        tree,
+        "raft/build.rs",
+        &format!("fn main() {{\n{body}\n}}\n"),
+    );
+}
+
+/// The 2A tests, rewritten to pass whatever the code under test does.
+fn always_passing_tests() -> String {
+    ["initial_election", "re_election", "many_elections"]
+        .map(|test| {
+            format!(
+                "#[test]\nfn {test}() {{\n    let session = harness::Session::start();\n    session.begin(\"{test}\");\n    session.passed(\"planted\");\n}}\n"
+            )
+        })
+        .concat()
+}
+
+#[test]
+fn a_build_script_that_rewrites_the_tests_is_never_run() {
+    let (_, said) = attack(
+        "rewrites_tests",
+        |tree| {
+            build_script(
+                tree,
+                &format!(
+                    "std::fs::write(\"../tests/lab2a.rs\", {:?}).unwrap();",
+                    always_passing_tests()
+                ),
+            )
+        },
+        &[],
+    );
+    assert_said(
+        &said,
+        "raft/build.rs was not compiled or run: the official manifests say build = false",
+    );
+    assert_said(&said, "replaced raft/Cargo.toml with the official one");
+}
+
+#[test]
+fn a_build_script_that_rewrites_the_reference_is_never_run() {
+    let target = reference().join("tests/lab2a.rs");
+    let (_, said) = attack(
+        "rewrites_reference",
+        |tree| {
+            build_script(
+                tree,
+                &format!(
+                    "std::fs::write({:?}, {:?}).unwrap();",
+                    target.display().to_string(),
+                    always_passing_tests()
+                ),
+            )
+        },
+        &[],
+    );
+    assert_said(&said, "raft/build.rs was not compiled or run");
+}
+
+#[test]
+fn a_build_that_hangs_with_a_detached_process_is_never_run() {
+    let (_, said) = attack(
+        "hung_build",
+        |tree| {
+            build_script(
+                tree,
+                r#"std::process::Command::new("setsid").args(["sleep", "600"]).spawn().unwrap();
+                loop { std::thread::sleep(std::time::Duration::from_secs(1)); }"#,
+            )
+        },
+        &["--build-timeout", "120"],
+    );
+    assert_said(&said, "raft/build.rs was not compiled or run");
+}
+
+#[test]
+fn a_detached_process_that_rewrites_the_reports_is_killed_with_its_run() {
+    // It finds the report directory on the grader's command line.
+    let (graded, said) = attack(
+        "detached",
+        |tree| {
+            plant_in_new(
+                tree,
+                r#"{
+            let parent = std::os::unix::process::parent_id();
+            let words: Vec<String> = std::fs::read(format!("/proc/{parent}/cmdline"))
+                .unwrap_or_default()
+                .split(|&b| b == 0)
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            if let Some(at) = words.iter().position(|w| w == "--report") {
+                let report = &words[at + 1];
+                let script = format!(
+                    "while true; do echo forged > '{report}/results.json'; echo forged > '{report}/planted'; sleep 0.2; done"
+                );
+                let _ = std::process::Command::new("setsid").args(["sh", "-c", &script]).spawn();
+            }
+        }"#,
+            )
+        },
+        &["--jobs", "3"],
+    );
+    let results = graded.results();
+    for test in results["tests"].as_array().unwrap() {
+        let reason = test["runs"][0]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("process(es) running outside its process group, killed when it ended"),
+            "{reason}"
+        );
+    }
+    assert!(!said.contains("forged"), "{said}");
+}
+
+#[test]
+fn unbounded_output_is_cut_in_the_log() {
+    let (graded, said) = attack(
+        "output",
+        |tree| {
+            plant_in_new(
+                tree,
+                r#"let line = "flood ".repeat(200);
+            loop { println!("{line}"); }"#,
+            )
+        },
+        &["--jobs", "3", "--timeout", "15"],
+    );
+    assert_said(&said, "its output was cut: ");
+    for (name, text) in report_files(&graded) {
+        if name.starts_with("runs") {
+            assert!(
+                text.len() < 9 << 20,
+                "{} holds {} bytes",
+                name.display(),
+                text.len()
+            );
+            assert!(
+                text.contains("bytes of output cut here"),
+                "{}",
+                name.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn unbounded_memory_is_out_of_memory() {
+    // 1 GiB, far over the limit; bounded so that, were the limit not
+    // enforced, the run would only time out.
+    let (_, said) = attack(
+        "memory",
+        |tree| {
+            plant_in_new(
+                tree,
+                r#"let mut hoard: Vec<Vec<u8>> = Vec::new();
+            for _ in 0..1024 { hoard.push(vec![1u8; 1 << 20]); }
+            loop { std::thread::sleep(std::time::Duration::from_secs(1)); }"#,
+            )
+        },
+        &["--memory-limit", "256", "--timeout", "30"],
+    );
+    assert_said(
+        &said,
+        "out of memory: it went over the memory limit of 256 MiB and was killed",
+    );
+}
+
+#[test]
+fn a_test_binary_that_lists_other_tests_is_the_submissions_failure() {
+    // A static constructor runs before the test harness's main.
+    let (graded, said) = attack(
+        "test_list",
+        |tree| {
+            let lib = tree.join("raft/src/lib.rs");
+            let mut text = fs::read_to_string(&lib).unwrap();
+            text.push_str(
+                r#"
+#[used]
+#[link_section = ".init_array"]
+static LIST_GHOSTS: extern "C" fn() = {
+    extern "C" fn list_ghosts() {
+        let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
+        if cmdline.split(|&b| b == 0).any(|w| w == b"--list") {
+            println!("ghost: test");
+            std::process::exit(0);
+        }
+    }
+    list_ghosts
+};
+"#,
+            );
+            fs::write(lib, text).unwrap();
+        },
+        &[],
+    );
+    assert_eq!(
+        graded.code,
+        i32::from(exit::NOT_FULL_MARKS),
+        "{}",
+        graded.describe()
+    );
+    assert_said(
+        &said,
+        "lab2a is not the official test binary: it listed ghost; not official: ghost; missing: initial_election, many_elections, re_election",
+    );
+}
