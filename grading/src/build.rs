@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{BufRead, BufReader, Read};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -14,6 +16,7 @@ use serde::Deserialize;
 
 use crate::error::{io_error, Error};
 use crate::parts::Part;
+use crate::sandbox;
 use crate::supervise::Supervised;
 
 /// The package holding the staged tests (the root package).
@@ -138,6 +141,15 @@ pub fn build(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
+    let ruleset = match sandbox::kernel_abi() {
+        Some(_) => sandbox::build_ruleset(request.tree, &dir.path, &toolchain_homes())
+            .map_err(|e| Error::Other(format!("cannot make the build's Landlock ruleset: {e}")))?,
+        None => None,
+    };
+    if let Some(fd) = ruleset.as_ref().map(AsRawFd::as_raw_fd) {
+        // SAFETY: restrict_self makes system calls only.
+        unsafe { command.pre_exec(move || sandbox::restrict_self(fd)) };
+    }
     let (cargo, pipes) = Supervised::spawn(command, request.cargo)?;
     let stderr = pipes.stderr.expect("stderr is piped");
     let stderr = thread::spawn(move || {
@@ -222,6 +234,20 @@ fn read_messages(stdout: impl Read, sender: &mpsc::Sender<Message>) {
             return;
         }
     }
+}
+
+/// Where cargo and rustup keep the toolchain, the registry and their locks:
+/// `CARGO_HOME` and `RUSTUP_HOME`, else `~/.cargo` and `~/.rustup`.
+fn toolchain_homes() -> Vec<PathBuf> {
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")]
+        .into_iter()
+        .filter_map(|(variable, default)| {
+            std::env::var_os(variable)
+                .map(PathBuf::from)
+                .or_else(|| home.as_ref().map(|h| h.join(default)))
+        })
+        .collect()
 }
 
 /// The cargo that runs the grader (`cargo run`), else the one on `PATH`.

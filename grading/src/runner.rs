@@ -268,7 +268,8 @@ case "$test" in
   hog) head -c 400000000 /dev/zero | tail -n 1 > /dev/null ;;
   flood) head -c 20000000 /dev/zero | tr '\0' x; exit 1 ;;
   whoami) id -u; exit 1 ;;
-  detach) setsid sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; exit 1 ;;
+  # The pause: until setsid has run, the child is still in the group.
+  detach) setsid sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; sleep 1; exit 1 ;;
 esac
 "#;
 

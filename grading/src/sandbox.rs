@@ -9,7 +9,7 @@
 
 use std::io;
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use landlock::{
     path_beneath_rules, Access, AccessFs, AccessNet, BitFlags, Ruleset, RulesetAttr,
@@ -62,6 +62,32 @@ pub fn ruleset(binary: &Path, tree: &Path, scratch: &Path) -> io::Result<Option<
         .and_then(|r| r.add_rules(path_beneath_rules([binary], read)))
         .and_then(|r| r.add_rules(path_beneath_rules(["/dev/null"], no_exec(all))))
         .and_then(|r| r.add_rules(path_beneath_rules([scratch], all)))
+        .map_err(|e| io::Error::other(e.to_string()))?;
+    Ok(created.into())
+}
+
+/// The ruleset of a build of `tree` into `target_dir`: cargo, rustc and the
+/// linker may read the system, the toolchain (`homes`: cargo's and
+/// rustup's) and the tree, and write only the tree, the target directory,
+/// cargo's home (its locks) and `/tmp`. So `include!`, `include_str!` or
+/// `#[path]` in a submission cannot read the reference solution next to the
+/// grader, or anything else outside those. `None` without Landlock.
+pub fn build_ruleset(
+    tree: &Path,
+    target_dir: &Path,
+    homes: &[PathBuf],
+) -> io::Result<Option<OwnedFd>> {
+    let all = AccessFs::from_all(HANDLED);
+    let read = AccessFs::from_read(HANDLED);
+    let no_exec = |rights: BitFlags<AccessFs>| rights & !BitFlags::from(AccessFs::Execute);
+    let created = Ruleset::default()
+        .handle_access(all)
+        .and_then(Ruleset::create)
+        .and_then(|r| r.add_rules(path_beneath_rules(SYSTEM, read)))
+        .and_then(|r| r.add_rules(path_beneath_rules(KERNEL_VIEWS, no_exec(read))))
+        .and_then(|r| r.add_rules(path_beneath_rules(homes, all)))
+        .and_then(|r| r.add_rules(path_beneath_rules([tree, target_dir], all)))
+        .and_then(|r| r.add_rules(path_beneath_rules(["/tmp", "/dev/null"], no_exec(all))))
         .map_err(|e| io::Error::other(e.to_string()))?;
     Ok(created.into())
 }

@@ -377,3 +377,33 @@ static LIST_GHOSTS: extern "C" fn() = {
         "lab2a is not the official test binary: it listed ghost; not official: ghost; missing: initial_election, many_elections, re_election",
     );
 }
+
+#[test]
+fn a_submission_that_includes_the_reference_solution_does_not_build() {
+    // The reference solution lies next to the grader; rustc reads what
+    // include_str! names at build time.
+    let stolen = reference().join("raft/src/raft.rs");
+    let (graded, said) = attack(
+        "include",
+        |tree| {
+            let lib = tree.join("raft/src/lib.rs");
+            let mut text = fs::read_to_string(&lib).unwrap();
+            text.push_str(&format!(
+                "\npub const STOLEN: &str = include_str!({:?});\n",
+                stolen.display().to_string()
+            ));
+            fs::write(lib, text).unwrap();
+        },
+        &[],
+    );
+    assert_eq!(
+        graded.code,
+        i32::from(exit::BUILD_FAILED),
+        "{}",
+        graded.describe()
+    );
+    assert_said(
+        &said,
+        &format!("couldn't read `{}`: Permission denied", stolen.display()),
+    );
+}
