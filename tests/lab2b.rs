@@ -461,7 +461,11 @@ fn stale_append_keeps_entries() {
     // requests are held, so nothing repairs the follower, and the leader
     // crashes.
     cfg.hold_link(leader, follower, true);
-    cfg.deliver_held(leader, follower);
+    let stale = cfg.deliver_held(leader, follower);
+    assert!(
+        stale > 0,
+        "the first AppendEntries was held, but none was delivered"
+    );
     cfg.crash1(leader);
 
     // The follower, the more up to date of the two left, leads; had it cut

@@ -208,9 +208,8 @@ impl Config {
     /// as it is; a restart of either drops the link (fresh ends).
     pub fn link(&self, from: usize, to: usize) {
         log::debug!("S{from} [harness] linked to S{to}, one way");
-        let peers = self.peers.lock();
-        if let Some(name) = peers[from].end_names.get(to) {
-            self.net.enable(name, true);
+        if let Some(name) = self.end_name(from, to) {
+            self.net.enable(&name, true);
         }
     }
 

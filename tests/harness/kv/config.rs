@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::sleep;
 use std::time::{Duration, Instant};
 
 use kvraft::{Clerk, KvServer};
@@ -20,7 +21,7 @@ use super::rules::{
 use crate::config::fail;
 use crate::ends::{fresh_ends, server_name};
 use crate::rules::{likely_causes, SNAPSHOT_SAVE};
-use crate::{Net, Session};
+use crate::{Net, Session, ELECTION_TIMEOUT};
 use lincheck::{Failure, KvModel, KvRecorder};
 
 /// How long the linearizability check of a test's history may search. A
@@ -295,6 +296,20 @@ impl Config {
         if let Some(kv) = kv {
             kv.kill();
         }
+    }
+
+    /// Crashes every server, waits an election timeout for the old
+    /// instances' RPCs to drain (a shutdown is not instantaneous), then
+    /// restarts and connects them all.
+    pub fn restart_all(&self) {
+        for i in self.all() {
+            self.shutdown_server(i);
+        }
+        sleep(ELECTION_TIMEOUT);
+        for i in self.all() {
+            self.start_server(i);
+        }
+        self.connect_all();
     }
 
     /// (Re)starts server `i` from its persisted state, with fresh ends and

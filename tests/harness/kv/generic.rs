@@ -137,15 +137,7 @@ pub fn generic_test(test: GenericTest) {
                 sleep(ELECTION_TIMEOUT);
             }
             if test.crash {
-                for i in 0..test.servers {
-                    cfg.shutdown_server(i);
-                }
-                // A shutdown is not instantaneous: let old RPCs drain.
-                sleep(ELECTION_TIMEOUT);
-                for i in 0..test.servers {
-                    cfg.start_server(i);
-                }
-                cfg.connect_all();
+                cfg.restart_all();
             }
             clients
                 .into_iter()

@@ -19,7 +19,7 @@ use super::rules::{DEDUP, DEDUP_IN_SNAPSHOT, REPLY_COMMITTED_OP, WRONG_LEADER};
 use crate::config::fail;
 use crate::join::join_or_fail;
 use crate::rules::{likely_causes, Rule};
-use crate::{Net, ELECTION_TIMEOUT};
+use crate::Net;
 
 /// The key the scenarios' Append goes to.
 const KEY: &str = "k";
@@ -194,15 +194,7 @@ pub fn dedup_survives_snapshot_and_restart(max_raft_state: usize) {
             ck_other.put(&format!("s{}", i % 10), &i.to_string());
         }
         cfg.check_log_size();
-        for i in cfg.all() {
-            cfg.shutdown_server(i);
-        }
-        // A shutdown is not instantaneous: let old RPCs drain.
-        sleep(ELECTION_TIMEOUT);
-        for i in cfg.all() {
-            cfg.start_server(i);
-        }
-        cfg.connect_all();
+        cfg.restart_all();
         append.complete(&cfg);
     });
     expect_applied_once(
