@@ -2,12 +2,17 @@
 
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 /// Why a [`ClientEnd::call`](crate::ClientEnd::call) did not return a reply.
 ///
 /// The first group are the network faults a Raft peer must tolerate: they say
 /// nothing about whether the handler ran. The second group are programming
 /// mistakes by the caller or the service, named so they can be fixed.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// It is serializable, so a call made in another process (see
+/// [`ClientEnd::remote`](crate::ClientEnd::remote)) fails the same way.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum RpcError {
     /// The request or the reply was lost, the end is disabled, or no server
     /// is connected behind it. The handler may or may not have run.

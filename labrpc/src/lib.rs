@@ -39,9 +39,12 @@ mod error;
 mod faults;
 mod network;
 mod pool;
+mod remote;
 mod service;
 mod timer;
 
 pub use error::RpcError;
 pub use network::{ClientEnd, HeldOrder, Network, SEED_ENV};
+pub use pool::Pool;
+pub use remote::{OnReply, Transport};
 pub use service::{Server, Service};

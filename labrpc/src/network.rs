@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use crate::faults::{self, Knobs, Route};
 use crate::pool::Pool;
+use crate::remote::{OnReply, Transport};
 use crate::timer::Timer;
 use crate::{RpcError, Server};
 
@@ -21,7 +22,7 @@ use crate::{RpcError, Server};
 pub const SEED_ENV: &str = "LABRPC_SEED";
 
 type RawReply = Result<Vec<u8>, RpcError>;
-type Completion = Box<dyn FnOnce(RawReply) + Send>;
+type Completion = OnReply;
 
 /// A simulated network of client ends and servers.
 ///
@@ -39,7 +40,15 @@ pub struct Network {
 #[derive(Clone)]
 pub struct ClientEnd {
     name: Arc<str>,
-    net: Arc<Inner>,
+    carrier: Carrier,
+}
+
+/// What takes an end's calls: the network in this process, or a transport
+/// to one in another.
+#[derive(Clone)]
+enum Carrier {
+    Network(Arc<Inner>),
+    Remote(Arc<dyn Transport>),
 }
 
 struct Inner {
@@ -260,7 +269,7 @@ impl Network {
         }
         ClientEnd {
             name,
-            net: Arc::clone(&self.inner),
+            carrier: Carrier::Network(Arc::clone(&self.inner)),
         }
     }
 
@@ -413,6 +422,16 @@ impl Network {
 }
 
 impl ClientEnd {
+    /// An end named `name` whose calls go through `transport` to a network
+    /// in another process. To the code holding it, it is an end like any
+    /// other.
+    pub fn remote(name: &str, transport: Arc<dyn Transport>) -> ClientEnd {
+        ClientEnd {
+            name: Arc::from(name),
+            carrier: Carrier::Remote(transport),
+        }
+    }
+
     /// This end's name.
     pub fn name(&self) -> &str {
         &self.name
@@ -463,17 +482,36 @@ impl ClientEnd {
             Ok(bytes) => bytes,
             Err(e) => return on_reply(Err(RpcError::EncodeArgs(e.to_string()))),
         };
-        let method: Arc<str> = Arc::from(method);
-        let decode_as = Arc::clone(&method);
-        let on_done: Completion = Box::new(move |raw: RawReply| {
+        let decode_as = method.to_string();
+        self.call_bytes(method, request, move |raw: RawReply| {
             on_reply(raw.and_then(|bytes| {
                 postcard::from_bytes(&bytes).map_err(|e| RpcError::DecodeReply {
-                    method: decode_as.to_string(),
+                    method: decode_as,
                     reason: e.to_string(),
                 })
             }))
         });
-        Inner::send(&self.net, Arc::clone(&self.name), method, request, on_done);
+    }
+
+    /// [`call_async`](ClientEnd::call_async) with the request already
+    /// serialized and the reply left as bytes: what a process that routes
+    /// other processes' calls uses.
+    pub fn call_bytes<F>(&self, method: &str, request: Vec<u8>, on_reply: F)
+    where
+        F: FnOnce(Result<Vec<u8>, RpcError>) + Send + 'static,
+    {
+        match &self.carrier {
+            Carrier::Network(net) => Inner::send(
+                net,
+                Arc::clone(&self.name),
+                Arc::from(method),
+                request,
+                Box::new(on_reply),
+            ),
+            Carrier::Remote(transport) => {
+                transport.send(&self.name, method, request, Box::new(on_reply))
+            }
+        }
     }
 }
 
@@ -570,6 +608,18 @@ impl Inner {
             return;
         };
         let net = Arc::clone(this);
+        let server = Arc::clone(&delivery.server);
+        if let Some(forward) = server.server.forwarder() {
+            // It only passes the call on, so it runs here, not on the pool.
+            let mut delivery = delivery;
+            let method = Arc::clone(&delivery.method);
+            let request = std::mem::take(&mut delivery.request);
+            return forward(
+                &method,
+                request,
+                Box::new(move |reply| Inner::reply(&net, id, delivery, reply)),
+            );
+        }
         this.pool.execute(move || {
             let reply = delivery
                 .server

@@ -20,13 +20,24 @@ struct Shared {
     idle: AtomicUsize,
 }
 
-pub(crate) struct Pool {
+/// An elastic thread pool: [`execute`](Pool::execute) hands a job to an
+/// idle worker, or starts one, so a job that blocks never delays another.
+/// The network runs handlers on one; a process that serves calls for a
+/// network elsewhere can run them on one too. Idle workers leave after 2 s.
+pub struct Pool {
     jobs: Sender<Job>,
     shared: Arc<Shared>,
 }
 
+impl Default for Pool {
+    fn default() -> Pool {
+        Pool::new()
+    }
+}
+
 impl Pool {
-    pub(crate) fn new() -> Pool {
+    /// A pool with no workers yet.
+    pub fn new() -> Pool {
         let (jobs, receiver) = crossbeam_channel::unbounded();
         Pool {
             jobs,
@@ -37,7 +48,8 @@ impl Pool {
         }
     }
 
-    pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
+    /// Runs `job` on a worker thread, at once.
+    pub fn execute(&self, job: impl FnOnce() + Send + 'static) {
         let job: Job = Box::new(job);
         let mut idle = self.shared.idle.load(Ordering::Acquire);
         while idle > 0 {

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-use crate::RpcError;
+use crate::{OnReply, RpcError};
 
 type Handler = Box<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, RpcError> + Send + Sync>;
+type ForwardFn = dyn Fn(&str, Vec<u8>, OnReply) + Send + Sync;
+type Forward = Box<ForwardFn>;
 
 /// A named set of handlers, such as `"Raft"` with `"RequestVote"` and
 /// `"AppendEntries"`.
@@ -106,6 +108,8 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 #[derive(Default)]
 pub struct Server {
     services: BTreeMap<String, Arc<Service>>,
+    /// Set by [`Server::forward`]: takes every call instead of the services.
+    forward: Option<Forward>,
 }
 
 impl Server {
@@ -120,8 +124,59 @@ impl Server {
             .insert(service.name.clone(), Arc::new(service));
     }
 
-    /// Runs the handler named by `full_name` (`"Service.Method"`).
-    pub(crate) fn dispatch(&self, full_name: &str, request: &[u8]) -> Result<Vec<u8>, RpcError> {
+    /// A server that hands every call, whatever its service and method, to
+    /// `handler` as `("Service.Method", request bytes, on_reply)`: a
+    /// stand-in for a server that runs elsewhere (another process), which
+    /// answers for itself, errors included, by calling `on_reply` once.
+    ///
+    /// The network calls `handler` on the thread that delivers the request,
+    /// so it must not block: it passes the call on and returns.
+    ///
+    /// ```
+    /// use labrpc::{Network, Server};
+    /// let net = Network::new();
+    /// net.add_server("s", Server::forward(|method, request, on_reply| {
+    ///     on_reply(Ok(format!("{method} got {} bytes", request.len()).into_bytes()))
+    /// }));
+    /// let end = net.make_end("e");
+    /// net.connect("e", "s");
+    /// net.enable("e", true);
+    /// let (tx, rx) = std::sync::mpsc::channel();
+    /// end.call_bytes("Any.Thing", vec![1, 2], move |reply| tx.send(reply).unwrap());
+    /// assert_eq!(rx.recv().unwrap().unwrap(), b"Any.Thing got 2 bytes");
+    /// net.cleanup();
+    /// ```
+    pub fn forward<F>(handler: F) -> Server
+    where
+        F: Fn(&str, Vec<u8>, OnReply) + Send + Sync + 'static,
+    {
+        Server {
+            services: BTreeMap::new(),
+            forward: Some(Box::new(handler)),
+        }
+    }
+
+    /// The handler of a [`Server::forward`] server.
+    pub(crate) fn forwarder(&self) -> Option<&ForwardFn> {
+        self.forward.as_deref()
+    }
+
+    /// Runs the handler named by `full_name` (`"Service.Method"`) on
+    /// `request` and returns its reply, as the network does for a call
+    /// that reaches this server. A process hosting a server for a network
+    /// elsewhere calls it.
+    pub fn dispatch(&self, full_name: &str, request: &[u8]) -> Result<Vec<u8>, RpcError> {
+        if let Some(forward) = &self.forward {
+            let (tx, rx) = crossbeam_channel::bounded(1);
+            forward(
+                full_name,
+                request.to_vec(),
+                Box::new(move |reply| {
+                    let _ = tx.send(reply);
+                }),
+            );
+            return rx.recv().unwrap_or(Err(RpcError::ServerGone));
+        }
         let (service, method) = split_method(full_name)?;
         match self.services.get(service) {
             Some(svc) => svc.dispatch(method, full_name, request),

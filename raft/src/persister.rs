@@ -16,9 +16,24 @@ use parking_lot::Mutex;
 /// assert_eq!(disk.raft_state(), b"state2");
 /// assert_eq!(disk.snapshot(), b"snap", "None keeps the saved snapshot");
 /// ```
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct Persister {
     saved: Mutex<Saved>,
+    /// Told of every save, in order (see [`Persister::restored`]).
+    on_save: Option<SaveHook>,
+}
+
+/// What [`Persister::restored`] calls with each save's bytes.
+type SaveHook = Box<dyn Fn(&[u8], Option<&[u8]>) + Send + Sync>;
+
+impl std::fmt::Debug for Persister {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let saved = self.saved.lock();
+        f.debug_struct("Persister")
+            .field("raft_state_size", &saved.raft_state.len())
+            .field("snapshot_size", &saved.snapshot.len())
+            .finish()
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -33,11 +48,31 @@ impl Persister {
         Persister::default()
     }
 
+    /// Storage that starts out holding `raft_state` and `snapshot`, and
+    /// hands every later save to `on_save`, in the order of the saves,
+    /// before `save` returns. The tests run each peer in a process of its
+    /// own this way: the harness, in another process, keeps the copy of
+    /// each peer's storage that survives a crash.
+    pub fn restored(
+        raft_state: Vec<u8>,
+        snapshot: Vec<u8>,
+        on_save: impl Fn(&[u8], Option<&[u8]>) + Send + Sync + 'static,
+    ) -> Persister {
+        Persister {
+            saved: Mutex::new(Saved {
+                raft_state,
+                snapshot,
+            }),
+            on_save: Some(Box::new(on_save)),
+        }
+    }
+
     /// An independent copy of what is saved now; later saves to either
-    /// one do not affect the other.
+    /// one do not affect the other (nor reach the original's `on_save`).
     pub fn copy(&self) -> Persister {
         Persister {
             saved: Mutex::new(self.saved.lock().clone()),
+            on_save: None,
         }
     }
 
@@ -64,6 +99,10 @@ impl Persister {
     /// Atomically replaces the raft state, and the snapshot when `Some`.
     pub fn save(&self, raft_state: Vec<u8>, snapshot: Option<Vec<u8>>) {
         let mut saved = self.saved.lock();
+        // Under the lock, so the hook sees saves in the order they happen.
+        if let Some(on_save) = &self.on_save {
+            on_save(&raft_state, snapshot.as_deref());
+        }
         saved.raft_state = raft_state;
         if let Some(snapshot) = snapshot {
             saved.snapshot = snapshot;
@@ -98,6 +137,21 @@ mod tests {
             );
         }
         writer.join().unwrap();
+    }
+
+    #[test]
+    fn a_restored_persister_reports_each_save_in_order() {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let disk = Persister::restored(vec![1], vec![2], move |state, snapshot| {
+            tx.send((state.to_vec(), snapshot.map(<[u8]>::to_vec)))
+                .unwrap()
+        });
+        assert_eq!((disk.raft_state(), disk.snapshot()), (vec![1], vec![2]));
+        disk.save(vec![3], None);
+        disk.save(vec![4], Some(vec![5]));
+        let seen: Vec<_> = rx.try_iter().collect();
+        assert_eq!(seen, [(vec![3], None), (vec![4], Some(vec![5]))]);
+        assert_eq!((disk.raft_state(), disk.snapshot()), (vec![4], vec![5]));
     }
 
     #[test]

@@ -7,10 +7,12 @@ use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, Sender};
 use parking_lot::Mutex;
-use raft::{ApplyMsg, Raft};
 use serde::{Deserialize, Serialize};
+
+use crate::judged::{ApplyEvent, Judged};
+use crate::protocol::{Applied, ToPeer};
 
 use crate::rules::{self, likely_causes};
 use crate::Cmd;
@@ -118,6 +120,12 @@ impl AppliedLogs {
                 likely_causes(&[rules::NO_LOCK_WHILE_APPLYING])
             )
         })
+    }
+
+    /// Keeps `violation` unless an earlier one is kept: the first is the
+    /// one worth reading.
+    pub(crate) fn record_violation(&mut self, violation: String) {
+        self.violation.get_or_insert(violation);
     }
 
     pub(crate) fn last_applied(&self, peer: usize) -> u64 {
@@ -301,9 +309,9 @@ impl AppliedLogs {
     }
 }
 
-/// The thread that reads one instance's `apply_ch`.
+/// The thread that checks what one instance applied, as its process
+/// hands the messages over, one at a time.
 pub(crate) struct ApplierThread {
-    peer: usize,
     /// Dropping it tells the thread the instance was killed.
     stop: Sender<()>,
     /// Disconnects when the thread has exited.
@@ -311,13 +319,13 @@ pub(crate) struct ApplierThread {
 }
 
 impl ApplierThread {
-    /// Starts checking what `raft` (the instance of `peer`) applies. With
-    /// `snapshots`, it also calls `raft.snapshot` every
-    /// [`SNAPSHOT_INTERVAL`] indices.
+    /// Starts checking what the instance of `peer` in `process` applies,
+    /// as `events` brings it. With `snapshots`, it also has the peer call
+    /// `Raft::snapshot` every [`SNAPSHOT_INTERVAL`] indices.
     pub(crate) fn spawn(
         peer: usize,
-        raft: Raft,
-        apply_ch: Receiver<ApplyMsg>,
+        process: Arc<Judged>,
+        events: Receiver<ApplyEvent>,
         logs: Arc<Mutex<AppliedLogs>>,
         snapshots: bool,
     ) -> ApplierThread {
@@ -329,80 +337,80 @@ impl ApplierThread {
                 let _exit_signal = exit_signal;
                 let applier = Applier {
                     peer,
-                    raft,
+                    process,
                     logs,
                     snapshots,
                 };
                 loop {
                     crossbeam_channel::select! {
-                        recv(apply_ch) -> msg => match msg {
-                            Ok(msg) => applier.handle(msg, true),
-                            Err(_) => return,
+                        recv(events) -> event => match event {
+                            Ok(event) => applier.handle(event, true),
+                            Err(_) => break,
                         },
                         recv(stopped) -> _ => {
                             // Killed: check what it applied before, make no
                             // more snapshots.
-                            for msg in apply_ch.try_iter() {
-                                applier.handle(msg, false);
+                            for event in events.try_iter() {
+                                applier.handle(event, false);
                             }
-                            return;
+                            break;
                         }
                     }
                 }
+                applier.logs.lock().in_snapshot[peer] = None;
             })
             .expect("cannot start an applier thread");
-        ApplierThread { peer, stop, exited }
+        ApplierThread { stop, exited }
     }
 
-    /// Call after `Raft::kill` has returned: checks the messages already
-    /// sent, then ends the thread. Fails if the thread is still stuck
-    /// (inside `Raft::snapshot`) after `patience`.
-    pub(crate) fn stop(self, patience: Duration) -> Result<(), String> {
+    /// Call once the instance's process is dead and its messages are read:
+    /// checks the messages not yet checked, then ends the thread.
+    pub(crate) fn stop(self) {
         drop(self.stop);
-        match self.exited.recv_timeout(patience) {
-            Err(RecvTimeoutError::Timeout) => Err(format!(
-                "S{}'s applier thread is still blocked in Raft::snapshot {} s after \
-                 Raft::kill returned (a deadlock in Raft::snapshot?)",
-                self.peer,
-                patience.as_secs()
-            )),
-            _ => Ok(()),
-        }
+        let _ = self.exited.recv();
     }
 }
 
 struct Applier {
     peer: usize,
-    raft: Raft,
+    process: Arc<Judged>,
     logs: Arc<Mutex<AppliedLogs>>,
     snapshots: bool,
 }
 
 impl Applier {
-    fn handle(&self, msg: ApplyMsg, alive: bool) {
+    fn handle(&self, event: ApplyEvent, alive: bool) {
         let mut logs = self.logs.lock();
-        if logs.violation.is_some() {
-            return; // The first violation is the one worth reading.
-        }
+        let msg = match event {
+            ApplyEvent::Applied(msg) => msg,
+            ApplyEvent::SnapshotTaken => {
+                logs.in_snapshot[self.peer] = None;
+                return;
+            }
+        };
         let (result, snapshot_at) = match msg {
-            ApplyMsg::Command { index, command, .. } => (
+            Applied::Command { index, command, .. } => (
                 logs.apply_command(self.peer, index, &command),
                 Some(index).filter(|i| i % SNAPSHOT_INTERVAL == 0),
             ),
-            ApplyMsg::Snapshot { index, data, .. } => {
+            Applied::Snapshot { index, data, .. } => {
                 (logs.apply_snapshot(self.peer, index, &data), None)
             }
         };
-        match (result, snapshot_at) {
-            (Err(violation), _) => logs.violation = Some(violation),
-            (Ok(()), Some(index)) if self.snapshots && alive => {
-                let data = logs.snapshot_of(self.peer, index);
-                logs.in_snapshot[self.peer] = Some(Instant::now());
-                drop(logs);
-                self.raft.snapshot(index, data);
-                self.logs.lock().in_snapshot[self.peer] = None;
+        let snapshot = match (result, snapshot_at) {
+            (Err(violation), _) => {
+                logs.record_violation(violation);
+                None
             }
-            _ => {}
+            (Ok(()), Some(index)) if self.snapshots && alive => {
+                logs.in_snapshot[self.peer] = Some(Instant::now());
+                Some((index, logs.snapshot_of(self.peer, index)))
+            }
+            _ => None,
+        };
+        drop(logs);
+        if alive {
+            self.process.tell(ToPeer::ApplyDone { snapshot });
         }
     }
 }

@@ -6,7 +6,10 @@
 //! the harness reads the token and deletes its file; when the test passes,
 //! it appends `passed <token>` to the record. A process that exits 0 early
 //! (say, from a student's `Raft::new`) leaves no such line, so it scores
-//! nothing. Outside the grader neither variable is set and this is a no-op.
+//! nothing. Student code never runs in this process (it runs in the judged
+//! processes, which get none of the judge's environment), and this process
+//! is made undumpable, so they cannot read the token out of its memory.
+//! Outside the grader neither variable is set and this is a no-op.
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
@@ -34,6 +37,12 @@ pub fn claim_token() {
         let record = std::env::var_os(RECORD_ENV)?;
         let token = fs::read_to_string(&token_file).ok()?;
         let _ = fs::remove_file(&token_file);
+        // The token now lives only in this process's memory. The judged
+        // processes run as the same user; a process that is not dumpable
+        // cannot be read through /proc/<pid>/mem or traced by them.
+        // SAFETY: prctl(PR_SET_DUMPABLE) takes integers and changes only a
+        // flag of this process.
+        unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
         Some(Claim {
             token: token.trim().to_string(),
             record: PathBuf::from(record),

@@ -4,20 +4,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use labrpc::{HeldOrder, Network, Server};
+use labrpc::{HeldOrder, Network};
 use parking_lot::Mutex;
-use raft::{Persister, Raft};
 
 use crate::applier::{AppliedLogs, ApplierThread};
 use crate::ends::{fresh_ends, server_name};
+use crate::judged::{Disk, Judged, Wiring};
+use crate::protocol::Role;
+use crate::remote_raft::RemoteRaft;
 use crate::{Cmd, Session};
 
 /// MIT's `RaftElectionTimeout`: tests allow this long for an election.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
-
-/// How long a killed instance's applier may take to finish its last
-/// `Raft::snapshot` call before the test fails.
-const APPLIER_STOP_PATIENCE: Duration = Duration::from_secs(5);
 
 /// Whether the network loses, delays and reorders messages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -63,9 +61,10 @@ pub struct Config {
 
 /// One peer slot: the current instance, if up, and what outlives it.
 struct Peer {
-    raft: Option<Raft>,
+    raft: Option<RemoteRaft>,
     applier: Option<ApplierThread>,
-    persister: Arc<Persister>,
+    /// The judge's copy of what the peer saved: what a restart gets.
+    disk: Arc<Mutex<Disk>>,
     /// The current instance's outgoing ends, `end_names[j]` reaching peer j;
     /// fresh random names at every start, so a crashed instance's ends
     /// reach nobody.
@@ -106,7 +105,7 @@ impl Config {
                     .map(|_| Peer {
                         raft: None,
                         applier: None,
-                        persister: Arc::new(Persister::new()),
+                        disk: Arc::default(),
                         end_names: Vec::new(),
                         connected: false,
                     })
@@ -271,69 +270,76 @@ impl Config {
     }
 
     /// Crashes peer `i`: disconnects it, deletes its server so no reply of
-    /// the old instance arrives, keeps a copy of its persisted state that
-    /// the old instance cannot overwrite, and kills it. A peer already
-    /// down is left down.
-    #[track_caller]
+    /// the old instance arrives, and kills its process (`SIGKILL`); what it
+    /// saved before the kill is what a restart gets. A peer already down
+    /// is left down.
     pub fn crash1(&self, i: usize) {
-        if let Err(problem) = self.shut_down(i) {
-            fail(problem);
-        }
-    }
-
-    fn shut_down(&self, i: usize) -> Result<(), String> {
         self.cut_off(i);
         self.net.delete_server(&server_name(i));
         let (raft, applier) = {
             let mut peers = self.peers.lock();
             let peer = &mut peers[i];
-            peer.persister = Arc::new(peer.persister.copy());
             (peer.raft.take(), peer.applier.take())
         };
         if let Some(raft) = raft {
             log::debug!("S{i} [harness] crashed");
             raft.kill();
         }
-        match applier {
-            Some(applier) => applier.stop(APPLIER_STOP_PATIENCE),
-            None => Ok(()),
+        if let Some(applier) = applier {
+            applier.stop();
         }
     }
 
-    /// (Re)starts peer `i` from its persisted state, with fresh ends, a
-    /// fresh applier, and its "Raft" service on a new server. It is left
-    /// disconnected: call [`connect`](Config::connect). If a snapshot was
-    /// saved, the harness restores it first, as a KV server would.
+    /// (Re)starts peer `i` from its persisted state, in a new process, with
+    /// fresh ends, a fresh applier, and its server on the network. It is
+    /// left disconnected: call [`connect`](Config::connect). If a snapshot
+    /// was saved, the harness restores it first, as a KV server would.
     #[track_caller]
     pub fn start1(&self, i: usize) {
         self.crash1(i);
         let (names, ends) = fresh_ends(&self.net, self.n);
-        let persister = {
+        let disk = {
             let mut peers = self.peers.lock();
             peers[i].end_names = names;
-            Arc::clone(&peers[i].persister)
+            Arc::clone(&peers[i].disk)
         };
-        if let Err(problem) = self.logs.lock().restart(i, &persister.snapshot()) {
+        let saved = disk.lock().clone();
+        if let Err(problem) = self.logs.lock().restart(i, &saved.snapshot) {
             fail(format!("restarting S{i}: {problem}"));
         }
         log::debug!("S{i} [harness] started");
-        // No buffer, as MIT's unbuffered channel: each send waits for the
-        // applier, so a peer that sends while holding its lock deadlocks
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let logs = Arc::clone(&self.logs);
+        let wiring = Wiring {
+            ends,
+            disk: Some(disk),
+            applied: Some(events_tx),
+            on_death: Box::new(move |death| logs.lock().record_violation(death)),
+        };
+        let role = Role::Raft {
+            n: self.n,
+            me: i,
+            raft_state: saved.raft_state,
+            snapshot: saved.snapshot,
+        };
+        let process = match Judged::spawn(&format!("S{i}"), role, wiring) {
+            Ok(process) => Arc::new(process),
+            Err(problem) => fail(problem),
+        };
+        // The peer's process takes one applied message at a time and waits
+        // until the applier is done with it, as with MIT's unbuffered
+        // channel: a peer that sends while holding its lock deadlocks
         // against an applier calling Raft::snapshot, and the check says so.
-        let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
-        let raft = Raft::new(ends, i, persister, apply_tx);
         let applier = ApplierThread::spawn(
             i,
-            raft.clone(),
-            apply_rx,
+            Arc::clone(&process),
+            events,
             Arc::clone(&self.logs),
             self.snapshots,
         );
-        let mut server = Server::new();
-        server.add_service(raft.service());
-        self.net.add_server(&server_name(i), server);
+        self.net.add_server(&server_name(i), process.server());
         let mut peers = self.peers.lock();
-        peers[i].raft = Some(raft);
+        peers[i].raft = Some(RemoteRaft::new(process));
         peers[i].applier = Some(applier);
     }
 
@@ -374,18 +380,18 @@ impl Config {
     }
 
     /// The current instance of peer `i`, if up.
-    pub(crate) fn raft(&self, i: usize) -> Option<Raft> {
+    pub(crate) fn raft(&self, i: usize) -> Option<RemoteRaft> {
         self.peers.lock()[i].raft.clone()
     }
 
     /// The current instance of peer `i`, if up and connected.
-    pub(crate) fn connected_raft(&self, i: usize) -> Option<Raft> {
+    pub(crate) fn connected_raft(&self, i: usize) -> Option<RemoteRaft> {
         let peers = self.peers.lock();
         peers[i].raft.clone().filter(|_| peers[i].connected)
     }
 
     /// The running instances of the connected peers.
-    pub(crate) fn connected_rafts(&self) -> Vec<(usize, Raft)> {
+    pub(crate) fn connected_rafts(&self) -> Vec<(usize, RemoteRaft)> {
         let peers = self.peers.lock();
         let connected = peers.iter().enumerate().filter(|(_, p)| p.connected);
         connected
@@ -394,7 +400,7 @@ impl Config {
     }
 
     /// The running instances.
-    pub(crate) fn up_rafts(&self) -> Vec<(usize, Raft)> {
+    pub(crate) fn up_rafts(&self) -> Vec<(usize, RemoteRaft)> {
         let peers = self.peers.lock();
         let up = peers.iter().enumerate();
         up.filter_map(|(i, p)| Some((i, p.raft.clone()?))).collect()
@@ -439,7 +445,7 @@ impl Config {
     /// The largest persisted Raft state of any peer, in bytes.
     pub fn log_size(&self) -> usize {
         let peers = self.peers.lock();
-        let sizes = peers.iter().map(|p| p.persister.raft_state_size());
+        let sizes = peers.iter().map(|p| p.disk.lock().raft_state.len());
         sizes.max().unwrap_or(0)
     }
 }
@@ -448,9 +454,7 @@ impl Drop for Config {
     fn drop(&mut self) {
         self.session.unwatch();
         for i in 0..self.n {
-            if let Err(problem) = self.shut_down(i) {
-                eprintln!("cleanup: {problem}");
-            }
+            self.crash1(i);
         }
         self.net.cleanup();
     }

@@ -22,19 +22,26 @@
 //! the running test, not the process, when Raft misbehaves.
 
 mod applier;
+mod call_timing;
 mod checks;
 mod cmd;
 mod completion;
 mod config;
+mod cpu;
 mod ends;
 mod join;
+mod judged;
 pub mod kv;
 mod logcapture;
+pub mod protocol;
+mod remote_raft;
 pub mod rules;
 mod session;
 
 pub use applier::SNAPSHOT_INTERVAL;
+pub use call_timing::time_null_calls;
 pub use cmd::{random_int, Cmd};
 pub use config::{Applier, Config, Net, ELECTION_TIMEOUT};
 pub use join::{join_or_fail, TestThread};
+pub use judged::JUDGED_ENV;
 pub use session::{Session, TIME_LIMIT};

@@ -17,11 +17,12 @@ const KEPT_LEVEL: Level = Level::Debug;
 /// How many recent lines are kept per peer.
 const KEPT_PER_SOURCE: usize = 20;
 
-/// Who logged a line: a peer, recognised by the `S{n} ` prefix every Raft
-/// line starts with, or anything else (labrpc warnings, the harness).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// Who a line is about: a judged process (`S2`, `C0`: the lines it logged
+/// or printed, and the harness's lines starting `S2 `), or anything else
+/// (labrpc warnings, the harness).
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord)]
 enum Source {
-    Peer(usize),
+    Process(String),
     Other,
 }
 
@@ -79,7 +80,7 @@ pub(crate) fn tails() -> String {
     let mut out = String::new();
     for (source, lines) in &recent.lines {
         let _ = match source {
-            Source::Peer(n) => writeln!(out, "S{n}, last {} lines:", lines.len()),
+            Source::Process(label) => writeln!(out, "{label}, last {} lines:", lines.len()),
             Source::Other => writeln!(out, "other, last {} lines:", lines.len()),
         };
         for line in lines {
@@ -94,9 +95,51 @@ fn source_of(message: &str) -> Source {
         .strip_prefix('S')
         .and_then(|rest| rest.split_once(' '))
         .map(|(digits, _)| digits);
-    match digits.and_then(|d| d.parse().ok()) {
-        Some(n) => Source::Peer(n),
+    match digits.and_then(|d| d.parse::<usize>().ok()) {
+        Some(n) => Source::Process(format!("S{n}")),
         None => Source::Other,
+    }
+}
+
+/// Keeps a line logged in judged process `label` (and prints it if
+/// `RUST_LOG` selects it), as if it had been logged here.
+pub(crate) fn judged_log(label: &str, level: Level, target: &str, message: &str) {
+    let Some(capture) = capture() else { return };
+    let args = format_args!("{message}");
+    let record = Record::builder()
+        .level(level)
+        .target(target)
+        .args(args)
+        .build();
+    if capture.printer.enabled(record.metadata()) {
+        capture.printer.log(&record);
+    }
+    if level <= KEPT_LEVEL {
+        capture.keep(Source::Process(label.to_string()), level, message);
+    }
+}
+
+/// Keeps a line judged process `label` wrote to its stdout or stderr; with
+/// `RUST_LOG` set (a student debugging), prints it too.
+pub(crate) fn judged_output(label: &str, stream: &str, line: &str) {
+    let Some(capture) = capture() else { return };
+    if std::env::var_os("RUST_LOG").is_some() {
+        eprintln!("{label} {stream}: {line}");
+    }
+    let line = format!("{stream}: {line}");
+    capture.keep(Source::Process(label.to_string()), Level::Info, &line);
+}
+
+impl Capture {
+    fn keep(&self, source: Source, level: Level, message: &str) {
+        let mut recent = self.recent.lock();
+        let at = recent.since.elapsed().as_secs_f64();
+        let line = format!("{at:8.3}s {level:<5} {message}");
+        let lines = recent.lines.entry(source).or_default();
+        if lines.len() == KEPT_PER_SOURCE {
+            lines.pop_front();
+        }
+        lines.push_back(line);
     }
 }
 
@@ -111,15 +154,7 @@ impl Log for Capture {
             return;
         }
         let message = record.args().to_string();
-        let source = source_of(&message);
-        let mut recent = self.recent.lock();
-        let at = recent.since.elapsed().as_secs_f64();
-        let line = format!("{at:8.3}s {:<5} {message}", record.level());
-        let lines = recent.lines.entry(source).or_default();
-        if lines.len() == KEPT_PER_SOURCE {
-            lines.pop_front();
-        }
-        lines.push_back(line);
+        self.keep(source_of(&message), record.level(), &message);
     }
 
     fn flush(&self) {
@@ -133,10 +168,7 @@ mod tests {
 
     #[test]
     fn raft_lines_are_filed_under_their_peer() {
-        assert!(matches!(
-            source_of("S12 T3 becomes leader"),
-            Source::Peer(12)
-        ));
+        assert!(source_of("S12 T3 becomes leader") == Source::Process("S12".into()));
         assert!(matches!(source_of("Sx T3 ..."), Source::Other));
         assert!(matches!(source_of("labrpc: end made twice"), Source::Other));
     }

@@ -1,12 +1,15 @@
-//! A test's clerk: a `kvraft::Clerk` whose every operation is counted and
-//! recorded for the linearizability check.
+//! A test's clerk: a `kvraft::Clerk`, in a judged process of its own,
+//! whose every operation is counted and recorded for the linearizability
+//! check.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use kvraft::Clerk;
+use parking_lot::Mutex;
 
 use crate::config::fail;
+use crate::judged::{Answer, Judged};
+use crate::protocol::{ClerkOp, ToPeer};
 use lincheck::KvRecorder;
 
 /// The names of a clerk's ends, `[j]` reaching server j. Cheap to clone.
@@ -34,27 +37,46 @@ impl ClerkEnds {
 /// Its operations go into the test's history (as client [`id`](Self::id))
 /// and into the op count of the Passed line.
 pub struct TestClerk {
-    clerk: Clerk,
+    process: Arc<Judged>,
     id: usize,
     ends: ClerkEnds,
     history: KvRecorder,
     ops: Arc<AtomicUsize>,
+    /// The config's record of the first process death.
+    death: Arc<Mutex<Option<String>>>,
 }
 
 impl TestClerk {
     pub(super) fn new(
-        clerk: Clerk,
+        process: Arc<Judged>,
         id: usize,
         ends: ClerkEnds,
         history: KvRecorder,
         ops: Arc<AtomicUsize>,
+        death: Arc<Mutex<Option<String>>>,
     ) -> TestClerk {
         TestClerk {
-            clerk,
+            process,
             id,
             ends,
             history,
             ops,
+            death,
+        }
+    }
+
+    /// Runs `op` in the clerk's process. A death of any process of the
+    /// test fails it here: a dead clerk cannot answer, and a dead server
+    /// should not be left to show later as a confusing symptom.
+    #[track_caller]
+    fn run(process: &Judged, death: &Mutex<Option<String>>, op: ClerkOp) -> String {
+        let answer = process.ask(|req| ToPeer::Clerk { req, op });
+        if let Some(death) = death.lock().clone() {
+            fail(death);
+        }
+        match answer {
+            Some(Answer::ClerkDone(value)) => value,
+            _ => fail("a clerk process ended without answering"),
         }
     }
 
@@ -71,26 +93,33 @@ impl TestClerk {
     }
 
     /// `Clerk::get`, recorded.
+    #[track_caller]
     pub fn get(&mut self, key: &str) -> String {
         self.ops.fetch_add(1, Ordering::Relaxed);
-        let clerk = &mut self.clerk;
-        self.history.get(self.id, key, || clerk.get(key))
+        let (process, death) = (&self.process, &self.death);
+        self.history.get(self.id, key, || {
+            Self::run(process, death, ClerkOp::Get(key.to_string()))
+        })
     }
 
     /// `Clerk::put`, recorded.
+    #[track_caller]
     pub fn put(&mut self, key: &str, value: &str) {
         self.ops.fetch_add(1, Ordering::Relaxed);
-        let clerk = &mut self.clerk;
-        self.history
-            .put(self.id, key, value, || clerk.put(key, value));
+        let (process, death) = (&self.process, &self.death);
+        self.history.put(self.id, key, value, || {
+            Self::run(process, death, ClerkOp::Put(key.into(), value.into()));
+        });
     }
 
     /// `Clerk::append`, recorded.
+    #[track_caller]
     pub fn append(&mut self, key: &str, value: &str) {
         self.ops.fetch_add(1, Ordering::Relaxed);
-        let clerk = &mut self.clerk;
-        self.history
-            .append(self.id, key, value, || clerk.append(key, value));
+        let (process, death) = (&self.process, &self.death);
+        self.history.append(self.id, key, value, || {
+            Self::run(process, death, ClerkOp::Append(key.into(), value.into()));
+        });
     }
 
     /// Gets `key` and fails the test unless it reads `expected`.

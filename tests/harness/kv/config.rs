@@ -7,10 +7,8 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use kvraft::{Clerk, KvServer};
-use labrpc::{Network, Server};
+use labrpc::Network;
 use parking_lot::Mutex;
-use raft::Persister;
 use rand::seq::SliceRandom;
 
 use super::clerk::{ClerkEnds, TestClerk};
@@ -20,6 +18,9 @@ use super::rules::{
 };
 use crate::config::fail;
 use crate::ends::{fresh_ends, server_name};
+use crate::judged::{Disk, Judged, Wiring};
+use crate::protocol::Role;
+use crate::remote_raft::RemoteRaft;
 use crate::rules::{likely_causes, SNAPSHOT_SAVE};
 use crate::{Net, Session, ELECTION_TIMEOUT};
 use lincheck::{Failure, KvModel, KvRecorder};
@@ -51,6 +52,8 @@ pub struct Config {
     /// Clerk operations so far, for the Passed line.
     ops: Arc<AtomicUsize>,
     history: KvRecorder,
+    /// The first death of a server or clerk process, which fails the test.
+    death: Arc<Mutex<Option<String>>>,
     mark: Mutex<Mark>,
     /// The last field, so the next test may start only after the servers
     /// are dead.
@@ -59,8 +62,9 @@ pub struct Config {
 
 /// One server slot: the running instance, if up, and what outlives it.
 struct Slot {
-    kv: Option<KvServer>,
-    persister: Arc<Persister>,
+    kv: Option<RemoteRaft>,
+    /// The judge's copy of what the server saved: what a restart gets.
+    disk: Arc<Mutex<Disk>>,
     /// The current instance's ends, `end_names[j]` reaching server j; fresh
     /// at every start, so a crashed instance's ends reach nobody.
     end_names: Vec<String>,
@@ -85,7 +89,7 @@ impl Config {
             (0..n)
                 .map(|_| Slot {
                     kv: None,
-                    persister: Arc::new(Persister::new()),
+                    disk: Arc::default(),
                     end_names: Vec::new(),
                 })
                 .collect(),
@@ -98,6 +102,7 @@ impl Config {
             next_client_id: AtomicUsize::new(0),
             ops: Arc::new(AtomicUsize::new(0)),
             history: KvRecorder::new(),
+            death: Arc::default(),
             mark: Mutex::new(Mark {
                 at: Instant::now(),
                 rpcs: 0,
@@ -105,6 +110,8 @@ impl Config {
             }),
             session,
         };
+        let death = Arc::clone(&cfg.death);
+        cfg.session.watch(move || death.lock().clone());
         for i in 0..n {
             cfg.start_server(i);
         }
@@ -140,6 +147,7 @@ impl Config {
     #[track_caller]
     pub fn end(&self) {
         self.session.check_time();
+        self.check_alive();
         self.check_log_size();
         let check =
             match lincheck::verdict(&KvModel, &self.history.history(), LINEARIZABILITY_BUDGET) {
@@ -184,16 +192,19 @@ impl Config {
 
     /// A clerk with its own ends to every server, handed to it in random
     /// order, of which only those to the servers in `to` are enabled.
+    #[track_caller]
     pub fn make_client(&self, to: &[usize]) -> TestClerk {
         let (end_names, mut ends) = fresh_ends(&self.net, self.n);
         ends.shuffle(&mut rand::rng());
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
+        let process = self.spawn(&format!("C{id}"), Role::Clerk { n: self.n }, ends, None);
         let clerk = TestClerk::new(
-            Clerk::new(ends),
+            process,
             id,
             ClerkEnds::new(end_names),
             self.history.clone(),
             Arc::clone(&self.ops),
+            Arc::clone(&self.death),
         );
         self.connect_client(&clerk.ends(), to);
         clerk
@@ -272,7 +283,7 @@ impl Config {
         let states = servers
             .iter()
             .enumerate()
-            .filter_map(|(i, slot)| Some((slot.kv.as_ref()?.raft().get_state(), i)));
+            .filter_map(|(i, slot)| Some((slot.kv.as_ref()?.get_state(), i)));
         states
             .filter(|&((_, is_leader), _)| is_leader)
             .max_by_key(|&((term, _), _)| term)
@@ -280,19 +291,12 @@ impl Config {
     }
 
     /// Crashes server `i`: disconnects it, deletes its server so no reply
-    /// of the old instance arrives, then gives the slot a copy of the
-    /// persisted state that the old instance cannot overwrite (otherwise a
-    /// reply it sent just before could be persisted into state the next
-    /// instance never sees), and kills it.
+    /// of the old instance arrives, and kills its process (`SIGKILL`); what
+    /// it saved before the kill is what a restart gets.
     pub fn shutdown_server(&self, i: usize) {
         self.disconnect(i, &self.all());
         self.net.delete_server(&server_name(i));
-        let kv = {
-            let mut servers = self.servers.lock();
-            let slot = &mut servers[i];
-            slot.persister = Arc::new(slot.persister.copy());
-            slot.kv.take()
-        };
+        let kv = self.servers.lock()[i].kv.take();
         if let Some(kv) = kv {
             kv.kill();
         }
@@ -312,41 +316,79 @@ impl Config {
         self.connect_all();
     }
 
-    /// (Re)starts server `i` from its persisted state, with fresh ends and
-    /// its "KV" and "Raft" services on a new server. It is left
+    /// (Re)starts server `i` from its persisted state, in a new process,
+    /// with fresh ends and its server on the network. It is left
     /// disconnected: call [`connect_all`](Config::connect_all) or
     /// [`connect`](Config::connect).
+    #[track_caller]
     pub fn start_server(&self, i: usize) {
         self.shutdown_server(i);
         let (end_names, ends) = fresh_ends(&self.net, self.n);
-        let persister = {
+        let disk = {
             let mut servers = self.servers.lock();
             servers[i].end_names = end_names;
-            Arc::clone(&servers[i].persister)
+            Arc::clone(&servers[i].disk)
         };
-        let kv = KvServer::new(ends, i, persister, self.max_raft_state);
-        let mut server = Server::new();
-        for service in kv.services() {
-            server.add_service(service);
+        let saved = disk.lock().clone();
+        let role = Role::KvServer {
+            n: self.n,
+            me: i,
+            raft_state: saved.raft_state,
+            snapshot: saved.snapshot,
+            max_raft_state: self.max_raft_state,
+        };
+        let process = self.spawn(&format!("S{i}"), role, ends, Some(disk));
+        self.net.add_server(&server_name(i), process.server());
+        self.servers.lock()[i].kv = Some(RemoteRaft::new(process));
+    }
+
+    /// Starts a judged process for a server or a clerk; its death fails
+    /// the test.
+    #[track_caller]
+    fn spawn(
+        &self,
+        label: &str,
+        role: Role,
+        ends: Vec<labrpc::ClientEnd>,
+        disk: Option<Arc<Mutex<Disk>>>,
+    ) -> Arc<Judged> {
+        let death = Arc::clone(&self.death);
+        let wiring = Wiring {
+            ends,
+            disk,
+            applied: None,
+            on_death: Box::new(move |problem| {
+                death.lock().get_or_insert(problem);
+            }),
+        };
+        match Judged::spawn(label, role, wiring) {
+            Ok(process) => Arc::new(process),
+            Err(problem) => fail(problem),
         }
-        self.net.add_server(&server_name(i), server);
-        self.servers.lock()[i].kv = Some(kv);
+    }
+
+    /// Fails the test if a server or clerk process has died.
+    #[track_caller]
+    pub fn check_alive(&self) {
+        if let Some(death) = self.death.lock().clone() {
+            fail(death);
+        }
     }
 
     /// The largest persisted Raft state of any server now, in bytes.
     pub fn log_size(&self) -> usize {
-        self.largest(Persister::raft_state_size)
+        self.largest(|disk| disk.raft_state.len())
     }
 
     /// The largest snapshot of any server now, in bytes.
     pub fn snapshot_size(&self) -> usize {
-        self.largest(Persister::snapshot_size)
+        self.largest(|disk| disk.snapshot.len())
     }
 
-    /// The largest `size` of the servers' persisters.
-    fn largest(&self, size: impl Fn(&Persister) -> usize) -> usize {
+    /// The largest `size` of the servers' saved bytes.
+    fn largest(&self, size: impl Fn(&Disk) -> usize) -> usize {
         let servers = self.servers.lock();
-        let sizes = servers.iter().map(|slot| size(&slot.persister));
+        let sizes = servers.iter().map(|slot| size(&slot.disk.lock()));
         sizes.max().unwrap_or(0)
     }
 
