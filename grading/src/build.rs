@@ -92,11 +92,24 @@ pub struct Request<'a> {
     pub timeout: Duration,
 }
 
+/// The binary every Raft peer, KV server and clerk of a test runs in (the
+/// root package's `[[bin]]`).
+const JUDGED_BINARY: &str = "judged";
+
+/// The copies of a build's binaries.
+#[derive(Debug)]
+pub struct Binaries {
+    /// Each part's test binary.
+    pub tests: BTreeMap<Part, PathBuf>,
+    /// The `judged` binary the tests start their peers in.
+    pub judged: PathBuf,
+}
+
 /// The result of a build.
 #[derive(Debug)]
 pub enum Build {
-    /// Every test binary was built: the copy of each part's binary.
-    Built(BTreeMap<Part, PathBuf>),
+    /// Every binary was built: the copies.
+    Built(Binaries),
     /// The tree does not compile, or did not within the timeout.
     Failed {
         /// The compiler's errors, then cargo's; or the timeout.
@@ -108,6 +121,7 @@ pub enum Build {
 enum Message {
     Compiled(String),
     TestBinary(Part, PathBuf),
+    Judged(PathBuf),
     Error(String),
 }
 
@@ -162,6 +176,7 @@ pub fn build(
     thread::spawn(move || read_messages(stdout, &sender));
 
     let mut binaries = BTreeMap::new();
+    let mut judged = None;
     let mut errors = Vec::new();
     while let Ok(message) =
         messages.recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -171,6 +186,7 @@ pub fn build(
             Message::TestBinary(part, path) => {
                 binaries.insert(part, path);
             }
+            Message::Judged(path) => judged = Some(path),
             Message::Error(text) => errors.push(text),
         }
     }
@@ -203,7 +219,17 @@ pub fn build(
         fs::copy(built, &copy).map_err(io_error(built))?;
         kept.insert(part, copy);
     }
-    Ok(Build::Built(kept))
+    let built = judged.ok_or_else(|| {
+        Error::Other(format!(
+            "cargo built the tree but reported no {JUDGED_BINARY} binary"
+        ))
+    })?;
+    let judged = request.keep_in.join(JUDGED_BINARY);
+    fs::copy(&built, &judged).map_err(io_error(&built))?;
+    Ok(Build::Built(Binaries {
+        tests: kept,
+        judged,
+    }))
 }
 
 /// Reads cargo's JSON messages from `stdout` until it closes, sending what
@@ -218,10 +244,19 @@ fn read_messages(stdout: impl Read, sender: &mpsc::Sender<Message>) {
                 executable,
             }) => {
                 let is_test = profile.test && target.kind.iter().any(|k| k == "test");
-                if let (true, Some(part), Some(path)) =
-                    (is_test, Part::from_target(&target.name), executable)
-                {
-                    let _ = sender.send(Message::TestBinary(part, path));
+                let is_judged = !profile.test
+                    && target.name == JUDGED_BINARY
+                    && target.kind.iter().any(|k| k == "bin");
+                match (is_test, is_judged, executable) {
+                    (true, _, Some(path)) => {
+                        if let Some(part) = Part::from_target(&target.name) {
+                            let _ = sender.send(Message::TestBinary(part, path));
+                        }
+                    }
+                    (_, true, Some(path)) => {
+                        let _ = sender.send(Message::Judged(path));
+                    }
+                    _ => {}
                 }
                 Message::Compiled(target.name)
             }

@@ -110,9 +110,10 @@ impl Confinement {
         self.cgroups.is_some()
     }
 
-    /// Sets up one run of `binary` in `tree`: creates `scratch`, the only
-    /// directory it may write in, and makes it the run's user's.
-    pub fn jail(&self, binary: &Path, tree: &Path, scratch: &Path) -> Result<Jail, Error> {
+    /// Sets up one run of `binaries` (a test binary, and the binary its
+    /// peers run in) in `tree`: creates `scratch`, the only directory it
+    /// may write in, and makes it the run's user's.
+    pub fn jail(&self, binaries: &[&Path], tree: &Path, scratch: &Path) -> Result<Jail, Error> {
         fs::create_dir_all(scratch.join("tmp")).map_err(io_error(scratch))?;
         if let Some(user) = self.user {
             for dir in [scratch.to_path_buf(), scratch.join("tmp")] {
@@ -130,7 +131,7 @@ impl Confinement {
             None => None,
         };
         let ruleset = match self.landlock {
-            Some(_) => sandbox::ruleset(binary, tree, scratch)
+            Some(_) => sandbox::ruleset(binaries, tree, scratch)
                 .map_err(|e| Error::Other(format!("cannot make the Landlock ruleset: {e}")))?,
             None => None,
         };

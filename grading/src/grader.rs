@@ -2,7 +2,6 @@
 //! tree, prepare and build the tree to grade, list its tests, run each one
 //! the asked number of times in parallel, and keep the reports up to date.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::ops::ControlFlow;
@@ -10,7 +9,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::build::{self, Build, BuildDir};
+use crate::build::{self, Binaries, Build, BuildDir};
 use crate::capture::KEPT_HEAD;
 use crate::cli::Cli;
 use crate::confine::Confinement;
@@ -177,13 +176,13 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
     for &part in &parts {
         // Only the binary's own failure to list its tests is the
         // submission's; the grader's I/O, or an interrupt, stops it.
-        let listed = match runner::list_tests(&binaries[&part], &tree, scratch.path(), &confinement)
-        {
-            Err(error @ (Error::Interrupted | Error::Io { .. } | Error::Spawn { .. })) => {
-                return Err(error)
-            }
-            listed => listed,
-        };
+        let listed =
+            match runner::list_tests(&binaries.tests[&part], &tree, scratch.path(), &confinement) {
+                Err(error @ (Error::Interrupted | Error::Io { .. } | Error::Spawn { .. })) => {
+                    return Err(error)
+                }
+                listed => listed,
+            };
         match listing::check(part, listed, &table, submission.is_some())? {
             Listing::Official(tests) => grades.tests.extend(graded_tests(part, tests)),
             Listing::Foreign(why) => {
@@ -229,7 +228,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
 fn run_all(
     cli: &Cli,
     grades: &mut Grades,
-    binaries: &BTreeMap<Part, PathBuf>,
+    binaries: &Binaries,
     scratch: &Path,
     confinement: &Confinement,
     progress: &mut Progress,
@@ -265,7 +264,8 @@ fn run_all(
             let dir = runs_dir.join(format!("{}-{}-{}", job.part, job.name, job.run));
             fs::create_dir(&dir).map_err(io_error(&dir))?;
             runner::run_test(&TestRun {
-                binary: &binaries[&job.part],
+                binary: &binaries.tests[&job.part],
+                judged: &binaries.judged,
                 test: &job.name,
                 cwd: &tree,
                 dir: &dir,

@@ -32,6 +32,8 @@ pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
 pub const RECORD_VAR: &str = "RAFT_LABS_RECORD";
 /// The variable that sets the simulated network's seed.
 pub const SEED_VAR: &str = "LABRPC_SEED";
+/// The variable naming the binary the harness starts each peer in.
+pub const JUDGED_VAR: &str = "RAFT_LABS_JUDGED";
 
 /// The directory, in a run's directory, that the run may write in: its
 /// token, its record, its temporary files.
@@ -47,6 +49,8 @@ const LIST_TIMEOUT: Duration = Duration::from_secs(60);
 pub struct TestRun<'a> {
     /// The test binary.
     pub binary: &'a Path,
+    /// The binary its peers run in.
+    pub judged: &'a Path,
     /// The test's exact name.
     pub test: &'a str,
     /// The working directory of the test (the tree's root, as under cargo).
@@ -92,7 +96,9 @@ pub struct Finished {
 /// and judges it.
 pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
     let scratch = run.dir.join(SCRATCH);
-    let jail = run.confinement.jail(run.binary, run.cwd, &scratch)?;
+    let jail = run
+        .confinement
+        .jail(&[run.binary, run.judged], run.cwd, &scratch)?;
     let token = format!("{:032x}", rand::random::<u128>());
     let token_file = scratch.join("token");
     fs::write(&token_file, &token).map_err(io_error(&token_file))?;
@@ -106,6 +112,7 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         .current_dir(run.cwd)
         .env(TOKEN_FILE_VAR, &token_file)
         .env(RECORD_VAR, &record)
+        .env(JUDGED_VAR, run.judged)
         .env("TMPDIR", scratch.join("tmp"));
     match run.seed {
         Some(seed) => command.env(SEED_VAR, seed.to_string()),
@@ -145,7 +152,7 @@ pub fn list_tests(
 ) -> Result<Vec<String>, Error> {
     let output = dir.join("list.txt");
     let scratch = dir.join("list");
-    let jail = confinement.jail(binary, cwd, &scratch)?;
+    let jail = confinement.jail(&[binary], cwd, &scratch)?;
     let mut command = Command::new(binary);
     command
         .args(["--list", "--format", "terse"])
@@ -300,6 +307,7 @@ esac
         fs::create_dir(&dir).unwrap();
         run_test(&TestRun {
             binary: &fake.binary,
+            judged: &fake.binary,
             test,
             cwd: fake.dir.path(),
             dir: &dir,

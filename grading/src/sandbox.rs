@@ -1,7 +1,8 @@
 //! The Landlock ruleset that confines a test run, where the kernel has
 //! Landlock: the run may write only in its own directory (and to
 //! `/dev/null`); it may read and execute the system's programs and
-//! libraries, read its test binary, the tree it runs in, `/proc`, `/sys`
+//! libraries, read and run its binaries (the test's, and the one its peers
+//! run in), read the tree it runs in, `/proc`, `/sys`
 //! and `/dev`, and nothing else (not the reference tree, not other
 //! submissions, not the grader's reports); it may not use TCP, signal
 //! processes outside its domain or reach abstract Unix sockets made
@@ -42,10 +43,10 @@ pub fn kernel_abi() -> Option<i64> {
     (version > 0).then_some(version)
 }
 
-/// The ruleset of a run of `binary` in `tree` that may write in `scratch`,
-/// as a file descriptor for [`restrict_self`]; `None` if the kernel has no
-/// Landlock.
-pub fn ruleset(binary: &Path, tree: &Path, scratch: &Path) -> io::Result<Option<OwnedFd>> {
+/// The ruleset of a run of `binaries` in `tree` that may write in
+/// `scratch`, as a file descriptor for [`restrict_self`]; `None` if the
+/// kernel has no Landlock. The peers the test starts inherit it.
+pub fn ruleset(binaries: &[&Path], tree: &Path, scratch: &Path) -> io::Result<Option<OwnedFd>> {
     // path_beneath_rules skips paths that do not exist, and keeps only
     // the rights that apply to a file for a file.
     let all = AccessFs::from_all(HANDLED);
@@ -59,7 +60,7 @@ pub fn ruleset(binary: &Path, tree: &Path, scratch: &Path) -> io::Result<Option<
         .and_then(|r| r.add_rules(path_beneath_rules(SYSTEM, read)))
         .and_then(|r| r.add_rules(path_beneath_rules(KERNEL_VIEWS, no_exec(read))))
         .and_then(|r| r.add_rules(path_beneath_rules([tree], no_exec(read))))
-        .and_then(|r| r.add_rules(path_beneath_rules([binary], read)))
+        .and_then(|r| r.add_rules(path_beneath_rules(binaries, read)))
         .and_then(|r| r.add_rules(path_beneath_rules(["/dev/null"], no_exec(all))))
         .and_then(|r| r.add_rules(path_beneath_rules([scratch], all)))
         .map_err(|e| io::Error::other(e.to_string()))?;

@@ -256,12 +256,19 @@ fn a_detached_process_that_rewrites_the_reports_is_killed_with_its_run() {
             plant_in_new(
                 tree,
                 r#"{
-            let parent = std::os::unix::process::parent_id();
-            let words: Vec<String> = std::fs::read(format!("/proc/{parent}/cmdline"))
-                .unwrap_or_default()
-                .split(|&b| b == 0)
-                .map(|w| String::from_utf8_lossy(w).into_owned())
-                .collect();
+            // Up the process tree (peer, judge, grader) to the grader's.
+            let mut pid = std::process::id().to_string();
+            let mut words: Vec<String> = Vec::new();
+            while pid != "0" && !words.iter().any(|w| w == "--report") {
+                words = std::fs::read(format!("/proc/{pid}/cmdline"))
+                    .unwrap_or_default()
+                    .split(|&b| b == 0)
+                    .map(|w| String::from_utf8_lossy(w).into_owned())
+                    .collect();
+                let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+                pid = stat.rsplit(')').next().unwrap_or("").split_whitespace().nth(1)
+                    .unwrap_or("0").to_string();
+            }
             if let Some(at) = words.iter().position(|w| w == "--report") {
                 let report = &words[at + 1];
                 let script = format!(
@@ -286,33 +293,40 @@ fn a_detached_process_that_rewrites_the_reports_is_killed_with_its_run() {
 }
 
 #[test]
-fn unbounded_output_is_cut_in_the_log() {
-    let (graded, said) = attack(
+fn unbounded_output_of_a_peer_stays_out_of_the_log() {
+    // The judge reads each peer's output and keeps its last lines for the
+    // failure report; the grader's own cap (tested in the runner) is the
+    // second line of defence.
+    let (graded, _) = attack(
         "output",
         |tree| {
             plant_in_new(
                 tree,
-                r#"let line = "flood ".repeat(200);
-            loop { println!("{line}"); }"#,
+                r#"std::thread::spawn(|| {
+                let line = "flood ".repeat(200);
+                loop { println!("{line}"); }
+            });"#,
             )
         },
-        &["--jobs", "3", "--timeout", "15"],
+        &["--jobs", "3", "--timeout", "30"],
     );
-    assert_said(&said, "its output was cut: ");
-    for (name, text) in report_files(&graded) {
-        if name.starts_with("runs") {
-            assert!(
-                text.len() < 9 << 20,
-                "{} holds {} bytes",
-                name.display(),
-                text.len()
-            );
-            assert!(
-                text.contains("bytes of output cut here"),
-                "{}",
-                name.display()
-            );
-        }
+    let logs: Vec<(PathBuf, String)> = report_files(&graded)
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("runs"))
+        .collect();
+    assert!(!logs.is_empty(), "no run logs");
+    for (name, text) in logs {
+        assert!(
+            text.len() < 1 << 20,
+            "{} holds {} bytes",
+            name.display(),
+            text.len()
+        );
+        assert!(
+            text.contains("stdout: flood flood"),
+            "{} does not show the peer's last lines:\n{text}",
+            name.display()
+        );
     }
 }
 
@@ -339,10 +353,12 @@ fn unbounded_memory_is_out_of_memory() {
 }
 
 #[test]
-fn a_test_binary_that_lists_other_tests_is_the_submissions_failure() {
-    // A static constructor runs before the test harness's main.
+fn a_static_constructor_in_student_code_never_runs_in_the_judge() {
+    // A static constructor runs before main, in every process that links
+    // the student's raft crate. In the judge it would list a ghost test,
+    // or forge the completion record from the token the grader gave it.
     let (graded, said) = attack(
-        "test_list",
+        "constructor",
         |tree| {
             let lib = tree.join("raft/src/lib.rs");
             let mut text = fs::read_to_string(&lib).unwrap();
@@ -350,15 +366,23 @@ fn a_test_binary_that_lists_other_tests_is_the_submissions_failure() {
                 r#"
 #[used]
 #[link_section = ".init_array"]
-static LIST_GHOSTS: extern "C" fn() = {
-    extern "C" fn list_ghosts() {
+static FORGE: extern "C" fn() = {
+    extern "C" fn forge() {
         let cmdline = std::fs::read("/proc/self/cmdline").unwrap_or_default();
         if cmdline.split(|&b| b == 0).any(|w| w == b"--list") {
             println!("ghost: test");
             std::process::exit(0);
         }
+        let token = std::env::var_os("RAFT_LABS_TOKEN_FILE")
+            .and_then(|file| std::fs::read_to_string(file).ok());
+        if let (Some(token), Some(record)) = (token, std::env::var_os("RAFT_LABS_RECORD")) {
+            let _ = std::fs::write(record, format!("passed {}\n", token.trim()));
+            std::process::exit(0);
+        }
+        let exe = std::env::current_exe().unwrap_or_default();
+        eprintln!("constructor ran in {}", exe.display());
     }
-    list_ghosts
+    forge
 };
 "#,
             );
@@ -372,11 +396,84 @@ static LIST_GHOSTS: extern "C" fn() = {
         "{}",
         graded.describe()
     );
+    assert!(!said.contains("not the official test binary"), "{said}");
+    // It did run, in the processes the judge started for the peers.
+    assert_said(&said, "stderr: constructor ran in ");
+    assert_said(&said, "/judged");
+}
+
+#[test]
+fn the_judges_memory_cannot_be_read_by_its_peers() {
+    // Without unsafe: a peer looks for the run's token in its own memory
+    // and in its parent's (the judge's), through /proc.
+    let (_, said) = attack(
+        "memory_read",
+        |tree| {
+            plant_in_new(
+                tree,
+                r#"{
+            use std::io::{Read, Seek, SeekFrom};
+            let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+            let parent = stat.rsplit(')').next().unwrap_or("").split_whitespace().nth(1)
+                .unwrap_or("0").to_string();
+            let mut tokens = Vec::new();
+            for (who, pid) in [("own", "self".to_string()), ("judge's", parent)] {
+                let maps = match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+                    Ok(maps) => maps,
+                    Err(e) => { eprintln!("attack: cannot read the {who} memory map: {e}"); continue; }
+                };
+                let Ok(mut mem) = std::fs::File::open(format!("/proc/{pid}/mem")) else { continue };
+                for line in maps.lines() {
+                    let mut fields = line.split_whitespace();
+                    let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { continue };
+                    let Some((from, to)) = range.split_once('-') else { continue };
+                    let (Ok(from), Ok(to)) = (u64::from_str_radix(from, 16), u64::from_str_radix(to, 16)) else { continue };
+                    if !perms.starts_with("rw") || to - from > 64 << 20 { continue; }
+                    let mut bytes = vec![0; (to - from) as usize];
+                    if mem.seek(SeekFrom::Start(from)).is_err() || mem.read_exact(&mut bytes).is_err() { continue; }
+                    for run in bytes.split(|b| !b.is_ascii_hexdigit()).filter(|run| run.len() == 32) {
+                        tokens.push(String::from_utf8_lossy(run).into_owned());
+                    }
+                }
+                eprintln!("attack: read the {who} memory");
+            }
+            if let Some(dir) = std::env::var_os("TMPDIR") {
+                let lines: String = tokens.iter().map(|t| format!("passed {t}\n")).collect();
+                let _ = std::fs::write(std::path::Path::new(&dir).join("../record"), lines);
+            }
+        }"#,
+            )
+        },
+        &[],
+    );
+    assert_said(&said, "attack: read the own memory");
     assert_said(
         &said,
-        "lab2a is not the official test binary: it listed ghost; not official: ghost; missing: \
-         initial_election, ",
+        "attack: cannot read the judge's memory map: Permission denied",
     );
+}
+
+#[test]
+fn a_peer_that_sends_the_judge_garbage_is_stopped() {
+    let (_, said) = attack(
+        "garbage",
+        |tree| {
+            plant_in_new(
+                tree,
+                r#"{
+            use std::io::Write;
+            use std::os::fd::AsFd;
+            let socket = std::io::stdin().as_fd().try_clone_to_owned().unwrap();
+            let mut socket = std::fs::File::from(socket);
+            let _ = socket.write_all(&[0xff; 64]);
+            std::thread::sleep(std::time::Duration::from_secs(60));
+        }"#,
+            )
+        },
+        &["--timeout", "30"],
+    );
+    assert_said(&said, "sent the judge a frame of ");
+    assert_said(&said, "over the limit");
 }
 
 #[test]

@@ -124,7 +124,7 @@ impl AppliedLogs {
 
     /// Keeps `violation` unless an earlier one is kept: the first is the
     /// one worth reading.
-    pub(crate) fn record_violation(&mut self, violation: String) {
+    fn record_violation(&mut self, violation: String) {
         self.violation.get_or_insert(violation);
     }
 

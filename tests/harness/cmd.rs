@@ -4,7 +4,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A command a test submits through [`Raft::start`](raft::Raft::start).
+/// A command a test submits through `Raft::start`.
 ///
 /// Tests put integers (most scenarios) or strings (the RPC byte count);
 /// Raft sees only bytes: the postcard encoding of this enum, a variant tag

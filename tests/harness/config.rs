@@ -53,6 +53,8 @@ pub struct Config {
     snapshots: bool,
     peers: Mutex<Vec<Peer>>,
     logs: Arc<Mutex<AppliedLogs>>,
+    /// The first death of a peer's process that the harness did not cause.
+    death: Arc<Mutex<Option<String>>>,
     mark: Mutex<Mark>,
     /// The last field, so it is dropped (and the next test may start)
     /// only after the peers are dead.
@@ -112,6 +114,7 @@ impl Config {
                     .collect(),
             ),
             logs: Arc::new(Mutex::new(AppliedLogs::new(n))),
+            death: Arc::default(),
             mark: Mutex::new(Mark {
                 at: Instant::now(),
                 rpcs: 0,
@@ -120,8 +123,9 @@ impl Config {
             }),
             session,
         };
-        let logs = Arc::clone(&cfg.logs);
-        cfg.session.watch(move || logs.lock().violation());
+        let (logs, death) = (Arc::clone(&cfg.logs), Arc::clone(&cfg.death));
+        cfg.session
+            .watch(move || death.lock().clone().or_else(|| logs.lock().violation()));
         for i in 0..n {
             cfg.start1(i);
         }
@@ -172,11 +176,14 @@ impl Config {
         self.session.warn(message);
     }
 
-    /// Fails the test if it is over its time limit or an applier recorded
-    /// a violation. Every check calls it first.
+    /// Fails the test if it is over its time limit, a peer's process died,
+    /// or an applier recorded a violation. Every check calls it first.
     #[track_caller]
     pub(crate) fn check(&self) {
         self.session.check_time();
+        if let Some(death) = self.death.lock().clone() {
+            fail(death);
+        }
         if let Some(violation) = self.logs.lock().violation() {
             fail(format!("apply error: {violation}"));
         }
@@ -309,12 +316,14 @@ impl Config {
         }
         log::debug!("S{i} [harness] started");
         let (events_tx, events) = crossbeam_channel::unbounded();
-        let logs = Arc::clone(&self.logs);
+        let death = Arc::clone(&self.death);
         let wiring = Wiring {
             ends,
             disk: Some(disk),
             applied: Some(events_tx),
-            on_death: Box::new(move |death| logs.lock().record_violation(death)),
+            on_death: Box::new(move |problem| {
+                death.lock().get_or_insert(problem);
+            }),
         };
         let role = Role::Raft {
             n: self.n,

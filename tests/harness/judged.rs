@@ -47,6 +47,19 @@ const EXIT_PATIENCE: Duration = Duration::from_millis(500);
 /// stopped reading the judge's messages, and is killed.
 const WRITE_PATIENCE: Duration = Duration::from_secs(5);
 
+/// The process groups of the judged processes alive now, for
+/// [`kill_all`].
+static ALIVE: Mutex<Vec<i32>> = parking_lot::const_mutex(Vec::new());
+
+/// Kills every judged process still alive: the judge is about to end
+/// without its configs' cleanup (the watchdog ends a hung test).
+pub(crate) fn kill_all() {
+    for &group in ALIVE.lock().iter() {
+        // SAFETY: one system call on a process group this process made.
+        unsafe { libc::kill(-group, libc::SIGKILL) };
+    }
+}
+
 /// The judged binary: `$RAFT_LABS_JUDGED`, else `judged` in the directory
 /// above the test binary's (`target/release/deps/lab2a-…` gives
 /// `target/release/judged`).
@@ -164,9 +177,11 @@ impl Judged {
         out.set_write_timeout(Some(WRITE_PATIENCE))
             .map_err(io_error)?;
         let reader = socket.try_clone().map_err(io_error)?;
+        let pid = child.id() as i32;
+        ALIVE.lock().push(pid);
         let shared = Arc::new(Shared {
             label: label.to_string(),
-            pid: child.id() as i32,
+            pid,
             out: Mutex::new(out),
             stalled: AtomicBool::new(false),
             killed: AtomicBool::new(false),
@@ -206,6 +221,7 @@ impl Judged {
                 let _finished = finished_tx;
                 let ended = shared.read_all(reader, &wiring);
                 let status = reap(&mut child, shared.killed.load(Ordering::SeqCst));
+                ALIVE.lock().retain(|&group| group != pid);
                 // The death is on record before anyone waiting hears of it.
                 if !shared.killed.load(Ordering::SeqCst) {
                     (wiring.on_death)(shared.death(ended, status));

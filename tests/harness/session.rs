@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
-use crate::{completion, cpu, logcapture};
+use crate::{completion, cpu, judged, logcapture};
 
 /// The most a test may take, from the creation of its config to `end()`.
 pub const TIME_LIMIT: Duration = Duration::from_secs(120);
@@ -253,6 +253,7 @@ fn watch(info: &Mutex<Info>, test_over: &crossbeam_channel::Receiver<()>, starte
             // Straight to the process's stderr: libtest's capture would be
             // lost when the process exits.
             let _ = std::io::stderr().write_all(report.as_bytes());
+            judged::kill_all();
             std::process::exit(WATCHDOG_EXIT_CODE);
         }
     }

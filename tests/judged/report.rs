@@ -1,6 +1,7 @@
 //! What the judged process tells the judge about itself: its log lines,
 //! and its death by panic.
 
+use std::backtrace::{Backtrace, BacktraceStatus};
 use std::sync::Arc;
 
 use harness::protocol::FromPeer;
@@ -50,20 +51,23 @@ pub fn install_logger(link: &Arc<Link>) {
 }
 
 /// A panic anywhere in the process is its death: the judge hears the
-/// message, the default hook prints it (to stderr, which the judge reads),
-/// and the process aborts, so a peer never limps on without a thread.
+/// message (with a backtrace, when `RUST_BACKTRACE` asks for one), and the
+/// process aborts, so a peer never limps on without a thread. Nothing goes
+/// to stderr, whose last lines the judge keeps for the failure report.
 pub fn die_on_panic(link: &Arc<Link>) {
     let link = Arc::clone(link);
-    let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
         let thread = std::thread::current();
-        let message = format!(
+        let mut message = format!(
             "thread '{}' panicked at {}",
             thread.name().unwrap_or("<unnamed>"),
             describe(info)
         );
+        let backtrace = Backtrace::capture();
+        if backtrace.status() == BacktraceStatus::Captured {
+            message.push_str(&format!("\nstack backtrace:\n{backtrace}"));
+        }
         link.send(&FromPeer::Panicked { message });
-        default_hook(info);
         std::process::abort();
     }));
 }
