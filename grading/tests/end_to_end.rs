@@ -16,13 +16,14 @@ use support::plant::{
     assert_scored, grade_2a, grade_2a_while, handout_in, plant_in_fn, reference_copy, submission,
 };
 use support::{
-    assert_no_marked_process, mark, marked, points_in_2a, reference, tests_in_2a, Marked, MARK_VAR,
+    assert_no_marked_process, mark, marked, parent_of, points_in_2a, reference, tests_in_2a,
+    Marked, MARK_VAR,
 };
 
 #[test]
 fn the_reference_scores_full_marks_and_writes_every_report() {
-    let started = Instant::now();
-    let graded = grade_2a(&[], &[]);
+    let mut started = None;
+    let graded = grade_2a_while(&[], &[], |_| started = Some(Instant::now()));
     let points = points_in_2a();
     assert_scored(&graded, exit::FULL_MARKS, points as f64, "passed");
     assert!(
@@ -32,7 +33,7 @@ fn the_reference_scores_full_marks_and_writes_every_report() {
     );
     eprintln!(
         "graded the reference on 2A in {:.1} s",
-        started.elapsed().as_secs_f64()
+        started.expect("the grader started").elapsed().as_secs_f64()
     );
 
     let gradescope = graded.json("gradescope/results.json");
@@ -75,8 +76,9 @@ fn a_points_table_naming_a_missing_test_is_an_error() {
 fn the_handout_scores_zero_without_hanging() {
     let handout = tempfile::tempdir().unwrap();
     handout_in(handout.path());
-    let started = Instant::now();
-    let graded = grade_2a(
+    // Timed from the grader's start, not from the wait for this test's turn.
+    let mut started = None;
+    let graded = grade_2a_while(
         &[
             "--submission",
             submission(handout.path()),
@@ -84,9 +86,11 @@ fn the_handout_scores_zero_without_hanging() {
             "60",
         ],
         &[],
+        |_| started = Some(Instant::now()),
     );
     assert_scored(&graded, exit::NOT_FULL_MARKS, 0.0, "failed");
-    assert!(started.elapsed() < Duration::from_secs(300));
+    let took = started.expect("the grader started").elapsed();
+    assert!(took < Duration::from_secs(300), "grading took {took:?}");
 }
 
 /// A copy of the reference tree with `code` put first in the body of the
@@ -145,45 +149,55 @@ fn a_raft_that_exits_zero_from_new_scores_zero() {
     }
 }
 
-/// A submission whose `Raft::new` starts a child process (`sleep`) and
-/// never returns.
-fn hanging_submission() -> tempfile::TempDir {
-    planted_in_new(
-        r#"let _child = std::process::Command::new("sleep").arg("600").spawn().expect("sleep starts");
-        loop {
+/// A submission whose `Raft::new` starts a child process (`sleep`, carrying
+/// `mark` in its environment, which the judge does not pass on to its
+/// peers) and never returns.
+fn hanging_submission(mark: &str) -> tempfile::TempDir {
+    planted_in_new(&format!(
+        r#"let _child = std::process::Command::new("sleep").arg("600").env("{MARK_VAR}", "{mark}").spawn().expect("sleep starts");
+        loop {{
             std::thread::sleep(std::time::Duration::from_secs(1));
-        }"#,
-    )
+        }}"#
+    ))
 }
 
-/// Waits until each of the three 2A runs carrying `mark` has started its
-/// child, and asserts that each run had its own process group.
+/// The marked process among `marked` that `pid` descends from, other than
+/// a `sleep`: the test process whose peer started it.
+fn test_process_of(pid: u32, marked: &[Marked]) -> Option<u32> {
+    let mut at = parent_of(pid)?;
+    while !marked.iter().any(|p| p.pid == at && p.name != "sleep") {
+        at = parent_of(at).filter(|&parent| parent != 0)?;
+    }
+    Some(at)
+}
+
+/// Waits until each of the three 2A runs carrying `mark` has a peer that
+/// started its child: three test processes at once, each hanging.
 fn await_three_hanging_runs(mark: &str) {
-    let deadline = Instant::now() + Duration::from_secs(900);
-    let sleeping = || -> Vec<Marked> {
-        marked(mark)
-            .into_iter()
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let now = marked(mark);
+        let hanging: std::collections::BTreeSet<u32> = now
+            .iter()
             .filter(|p| p.name == "sleep")
-            .collect()
-    };
-    while sleeping().len() < 3 {
-        assert!(Instant::now() < deadline, "the three runs never started");
+            .filter_map(|p| test_process_of(p.pid, &now))
+            .collect();
+        if hanging.len() == 3 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the three runs never started: {now:?}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
-    let groups: std::collections::BTreeSet<u32> = sleeping().iter().map(|p| p.group).collect();
-    assert_eq!(
-        groups.len(),
-        3,
-        "one process group per test: {:?}",
-        sleeping()
-    );
 }
 
 #[test]
 fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
-    let tree = hanging_submission();
     let mark = mark("hangs");
-    let started = Instant::now();
+    let tree = hanging_submission(&mark);
+    let mut started = None;
     let graded = grade_2a_while(
         &[
             "--submission",
@@ -194,7 +208,10 @@ fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
             "20",
         ],
         &[(MARK_VAR, &mark)],
-        |_| await_three_hanging_runs(&mark),
+        |_| {
+            started = Some(Instant::now());
+            await_three_hanging_runs(&mark);
+        },
     );
     assert_scored(&graded, exit::NOT_FULL_MARKS, 0.0, "timeout");
     for test in graded.results()["tests"].as_array().unwrap() {
@@ -202,14 +219,15 @@ fn a_raft_that_hangs_is_killed_at_the_timeout_with_its_children() {
         let seconds = test["runs"][0]["seconds"].as_f64().unwrap();
         assert!((20.0..40.0).contains(&seconds), "killed after {seconds} s");
     }
-    assert!(started.elapsed() < Duration::from_secs(600));
+    let took = started.expect("the grader started").elapsed();
+    assert!(took < Duration::from_secs(600), "grading took {took:?}");
     assert_no_marked_process(&mark);
 }
 
 #[test]
 fn ctrl_c_kills_the_runs_in_progress_and_keeps_a_partial_report() {
-    let tree = hanging_submission();
     let mark = mark("ctrl_c");
+    let tree = hanging_submission(&mark);
     let mut interrupted_at = None;
     let graded = grade_2a_while(
         &[

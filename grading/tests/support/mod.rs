@@ -121,8 +121,6 @@ pub struct Marked {
     pub pid: u32,
     /// Its command name.
     pub name: String,
-    /// Its process group.
-    pub group: u32,
 }
 
 /// The running (not zombie) processes whose environment holds
@@ -141,10 +139,20 @@ pub fn marked(mark: &str) -> Vec<Marked> {
             let name = head.split_once('(')?.1.to_string();
             let fields: Vec<&str> = rest.split_whitespace().collect();
             let running = fields.first().is_some_and(|s| *s != "Z");
-            let group = fields.get(2)?.parse().ok()?;
-            (has_mark && running).then_some(Marked { pid, name, group })
+            (has_mark && running).then_some(Marked { pid, name })
         })
         .collect()
+}
+
+/// The parent of process `pid`, if it is still there.
+pub fn parent_of(pid: u32) -> Option<u32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 /// Waits a few seconds for every process carrying `mark` to be gone, and
