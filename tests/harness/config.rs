@@ -9,7 +9,7 @@ use parking_lot::Mutex;
 
 use crate::applier::{AppliedLogs, ApplierThread};
 use crate::ends::{fresh_ends, server_name};
-use crate::judged::{Disk, Judged, Wiring};
+use crate::judged::{Disk, FirstDeath, Judged, Wiring};
 use crate::protocol::Role;
 use crate::remote_raft::RemoteRaft;
 use crate::{Cmd, Session};
@@ -54,7 +54,7 @@ pub struct Config {
     peers: Mutex<Vec<Peer>>,
     logs: Arc<Mutex<AppliedLogs>>,
     /// The first death of a peer's process that the harness did not cause.
-    death: Arc<Mutex<Option<String>>>,
+    death: FirstDeath,
     mark: Mutex<Mark>,
     /// The last field, so it is dropped (and the next test may start)
     /// only after the peers are dead.
@@ -114,7 +114,7 @@ impl Config {
                     .collect(),
             ),
             logs: Arc::new(Mutex::new(AppliedLogs::new(n))),
-            death: Arc::default(),
+            death: FirstDeath::default(),
             mark: Mutex::new(Mark {
                 at: Instant::now(),
                 rpcs: 0,
@@ -123,9 +123,9 @@ impl Config {
             }),
             session,
         };
-        let (logs, death) = (Arc::clone(&cfg.logs), Arc::clone(&cfg.death));
+        let (logs, death) = (Arc::clone(&cfg.logs), cfg.death.clone());
         cfg.session
-            .watch(move || death.lock().clone().or_else(|| logs.lock().violation()));
+            .watch(move || death.get().or_else(|| logs.lock().violation()));
         for i in 0..n {
             cfg.start1(i);
         }
@@ -181,9 +181,7 @@ impl Config {
     #[track_caller]
     pub(crate) fn check(&self) {
         self.session.check_time();
-        if let Some(death) = self.death.lock().clone() {
-            fail(death);
-        }
+        self.death.check();
         if let Some(violation) = self.logs.lock().violation() {
             fail(format!("apply error: {violation}"));
         }
@@ -316,14 +314,11 @@ impl Config {
         }
         log::debug!("S{i} [harness] started");
         let (events_tx, events) = crossbeam_channel::unbounded();
-        let death = Arc::clone(&self.death);
         let wiring = Wiring {
             ends,
             disk: Some(disk),
             applied: Some(events_tx),
-            on_death: Box::new(move |problem| {
-                death.lock().get_or_insert(problem);
-            }),
+            on_death: self.death.recorder(),
         };
         let role = Role::Raft {
             n: self.n,

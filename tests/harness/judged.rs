@@ -98,6 +98,34 @@ pub(crate) struct Disk {
     pub(crate) snapshot: Vec<u8>,
 }
 
+/// The first death of any judged process of a test that the judge did not
+/// cause: the test fails with it. Cheap to clone; clones share the record.
+#[derive(Clone, Default)]
+pub(crate) struct FirstDeath(Arc<Mutex<Option<String>>>);
+
+impl FirstDeath {
+    /// The death, if one happened.
+    pub(crate) fn get(&self) -> Option<String> {
+        self.0.lock().clone()
+    }
+
+    /// Fails the test if a process died.
+    #[track_caller]
+    pub(crate) fn check(&self) {
+        if let Some(death) = self.get() {
+            crate::config::fail(death);
+        }
+    }
+
+    /// A [`Wiring::on_death`] that records here.
+    pub(crate) fn recorder(&self) -> Box<dyn Fn(String) + Send> {
+        let record = Arc::clone(&self.0);
+        Box::new(move |problem| {
+            record.lock().get_or_insert(problem);
+        })
+    }
+}
+
 /// What the judge connects a new process to.
 pub(crate) struct Wiring {
     /// The judge's network ends for the process: its end `j` is `ends[j]`.

@@ -5,10 +5,8 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
-
 use crate::config::fail;
-use crate::judged::{Answer, Judged};
+use crate::judged::{Answer, FirstDeath, Judged};
 use crate::protocol::{ClerkOp, ToPeer};
 use lincheck::KvRecorder;
 
@@ -43,7 +41,7 @@ pub struct TestClerk {
     history: KvRecorder,
     ops: Arc<AtomicUsize>,
     /// The config's record of the first process death.
-    death: Arc<Mutex<Option<String>>>,
+    death: FirstDeath,
 }
 
 impl TestClerk {
@@ -53,7 +51,7 @@ impl TestClerk {
         ends: ClerkEnds,
         history: KvRecorder,
         ops: Arc<AtomicUsize>,
-        death: Arc<Mutex<Option<String>>>,
+        death: FirstDeath,
     ) -> TestClerk {
         TestClerk {
             process,
@@ -69,11 +67,9 @@ impl TestClerk {
     /// test fails it here: a dead clerk cannot answer, and a dead server
     /// should not be left to show later as a confusing symptom.
     #[track_caller]
-    fn run(process: &Judged, death: &Mutex<Option<String>>, op: ClerkOp) -> String {
+    fn run(process: &Judged, death: &FirstDeath, op: ClerkOp) -> String {
         let answer = process.ask(|req| ToPeer::Clerk { req, op });
-        if let Some(death) = death.lock().clone() {
-            fail(death);
-        }
+        death.check();
         match answer {
             Some(Answer::ClerkDone(value)) => value,
             _ => fail("a clerk process ended without answering"),

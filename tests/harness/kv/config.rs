@@ -18,7 +18,7 @@ use super::rules::{
 };
 use crate::config::fail;
 use crate::ends::{fresh_ends, server_name};
-use crate::judged::{Disk, Judged, Wiring};
+use crate::judged::{Disk, FirstDeath, Judged, Wiring};
 use crate::protocol::Role;
 use crate::remote_raft::RemoteRaft;
 use crate::rules::{likely_causes, SNAPSHOT_SAVE};
@@ -53,7 +53,7 @@ pub struct Config {
     ops: Arc<AtomicUsize>,
     history: KvRecorder,
     /// The first death of a server or clerk process, which fails the test.
-    death: Arc<Mutex<Option<String>>>,
+    death: FirstDeath,
     mark: Mutex<Mark>,
     /// The last field, so the next test may start only after the servers
     /// are dead.
@@ -102,7 +102,7 @@ impl Config {
             next_client_id: AtomicUsize::new(0),
             ops: Arc::new(AtomicUsize::new(0)),
             history: KvRecorder::new(),
-            death: Arc::default(),
+            death: FirstDeath::default(),
             mark: Mutex::new(Mark {
                 at: Instant::now(),
                 rpcs: 0,
@@ -110,8 +110,8 @@ impl Config {
             }),
             session,
         };
-        let death = Arc::clone(&cfg.death);
-        cfg.session.watch(move || death.lock().clone());
+        let death = cfg.death.clone();
+        cfg.session.watch(move || death.get());
         for i in 0..n {
             cfg.start_server(i);
         }
@@ -204,7 +204,7 @@ impl Config {
             ClerkEnds::new(end_names),
             self.history.clone(),
             Arc::clone(&self.ops),
-            Arc::clone(&self.death),
+            self.death.clone(),
         );
         self.connect_client(&clerk.ends(), to);
         clerk
@@ -352,14 +352,11 @@ impl Config {
         ends: Vec<labrpc::ClientEnd>,
         disk: Option<Arc<Mutex<Disk>>>,
     ) -> Arc<Judged> {
-        let death = Arc::clone(&self.death);
         let wiring = Wiring {
             ends,
             disk,
             applied: None,
-            on_death: Box::new(move |problem| {
-                death.lock().get_or_insert(problem);
-            }),
+            on_death: self.death.recorder(),
         };
         match Judged::spawn(label, role, wiring) {
             Ok(process) => Arc::new(process),
@@ -370,9 +367,7 @@ impl Config {
     /// Fails the test if a server or clerk process has died.
     #[track_caller]
     pub fn check_alive(&self) {
-        if let Some(death) = self.death.lock().clone() {
-            fail(death);
-        }
+        self.death.check();
     }
 
     /// The largest persisted Raft state of any server now, in bytes.
