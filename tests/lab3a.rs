@@ -5,10 +5,8 @@
 //! recorded, and each test ends by checking the whole history for
 //! linearizability.
 
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
-
-use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 use harness::kv::rules::{READ_THROUGH_LOG, REPLY_COMMITTED_OP, WRONG_LEADER};
 use harness::kv::{
@@ -16,50 +14,11 @@ use harness::kv::{
     Config, GenericTest,
 };
 use harness::rules::likely_causes;
-use harness::{join_or_fail, Net, ELECTION_TIMEOUT};
+use harness::{join_or_fail, Detached, Net, ELECTION_TIMEOUT};
 
 /// After healing (and an election timeout), the minority's requests must
 /// complete within this long.
 const HEALED_COMPLETION: Duration = Duration::from_secs(3);
-
-/// A clerk call running in a thread of its own, detached so that a failure
-/// elsewhere does not wait for a request stuck in a minority.
-struct Detached {
-    finished: Receiver<()>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Detached {
-    fn spawn(call: impl FnOnce() + Send + 'static) -> Detached {
-        let (done, finished) = crossbeam_channel::bounded(1);
-        let thread = thread::spawn(move || {
-            call();
-            let _ = done.send(());
-        });
-        Detached {
-            finished,
-            thread: Some(thread),
-        }
-    }
-
-    /// Whether the call has completed by `deadline`. A call that panicked
-    /// fails the test with its own message.
-    #[track_caller]
-    fn finished_by(&mut self, deadline: Instant) -> bool {
-        match self.finished.recv_deadline(deadline) {
-            Ok(()) => true,
-            Err(RecvTimeoutError::Timeout) => false,
-            Err(RecvTimeoutError::Disconnected) => {
-                // The thread ended without sending: it panicked, or it
-                // finished and was asked before.
-                if let Some(thread) = self.thread.take() {
-                    join_or_fail(thread);
-                }
-                true
-            }
-        }
-    }
-}
 
 #[test]
 fn basic() {

@@ -150,6 +150,7 @@ fn snapshot_unreliable_recover_concurrent_partition_linearizable() {
         partitions: true,
         max_raft_state: Some(MAX_RAFT_STATE),
         random_keys: true,
+        ..GenericTest::default()
     });
 }
 

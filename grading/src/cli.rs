@@ -25,7 +25,7 @@ pub struct Cli {
         long,
         value_name = "PARTS",
         value_delimiter = ',',
-        default_value = "2A,2B,2C,2D,3A,3B"
+        default_value = "2A,2B,2C,2D,3A,3B,3C"
     )]
     pub parts: Vec<Part>,
 

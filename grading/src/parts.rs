@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-/// One lab part: 2A-2D (Raft) or 3A-3B (the KV service).
+/// One lab part: 2A-2D (Raft) or 3A-3C (the KV service).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 pub enum Part {
     /// Leader election.
@@ -26,17 +26,21 @@ pub enum Part {
     /// The KV service with snapshots.
     #[serde(rename = "3B")]
     P3B,
+    /// Reads without log writes (ReadIndex).
+    #[serde(rename = "3C")]
+    P3C,
 }
 
 impl Part {
     /// Every part, in course order.
-    pub const ALL: [Part; 6] = [
+    pub const ALL: [Part; 7] = [
         Part::P2A,
         Part::P2B,
         Part::P2C,
         Part::P2D,
         Part::P3A,
         Part::P3B,
+        Part::P3C,
     ];
 
     /// The part's name as students know it: `2A`.
@@ -48,6 +52,7 @@ impl Part {
             Part::P2D => "2D",
             Part::P3A => "3A",
             Part::P3B => "3B",
+            Part::P3C => "3C",
         }
     }
 
@@ -60,6 +65,7 @@ impl Part {
             Part::P2D => "lab2d",
             Part::P3A => "lab3a",
             Part::P3B => "lab3b",
+            Part::P3C => "lab3c",
         }
     }
 
@@ -108,7 +114,7 @@ mod tests {
         let error = "2E".parse::<Part>().unwrap_err();
         assert_eq!(
             error,
-            "unknown part `2E` (the parts are 2A, 2B, 2C, 2D, 3A, 3B)"
+            "unknown part `2E` (the parts are 2A, 2B, 2C, 2D, 3A, 3B, 3C)"
         );
         assert_eq!(Part::from_target("lab4a"), None);
     }

@@ -179,7 +179,7 @@ mod tests {
         for (text, expected) in [
             (
                 "[2E]\nx = 1\n",
-                "points.toml: [2E]: unknown part `2E` (the parts are 2A, 2B, 2C, 2D, 3A, 3B)",
+                "points.toml: [2E]: unknown part `2E` (the parts are 2A, 2B, 2C, 2D, 3A, 3B, 3C)",
             ),
             (
                 "[2A]\nx = -1\n",

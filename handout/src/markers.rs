@@ -16,7 +16,7 @@
 use std::fmt;
 
 /// The lab parts a region can belong to.
-pub const PARTS: [&str; 6] = ["2A", "2B", "2C", "2D", "3A", "3B"];
+pub const PARTS: [&str; 7] = ["2A", "2B", "2C", "2D", "3A", "3B", "3C"];
 
 const BEGIN: &str = "// @solution ";
 const WHOLE_FILE: &str = "// @solution-file ";

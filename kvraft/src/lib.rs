@@ -74,6 +74,10 @@ mod rpc;
 //> // Your code here (3A): add your own modules (e.g. `mod rpc;` for what a
 //> // clerk sends a server).
 // @end
+// @solution 3C
+mod read;
+// @stub
+// @end
 mod server;
 // @solution 3B
 mod snapshot;

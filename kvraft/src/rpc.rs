@@ -13,9 +13,20 @@ pub(crate) const METHOD: &str = "Execute";
 /// One key/value operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) enum Op {
-    Get { key: String },
-    Put { key: String, value: String },
-    Append { key: String, value: String },
+    Get {
+        key: String,
+    },
+    Put {
+        key: String,
+        value: String,
+    },
+    Append {
+        key: String,
+        value: String,
+    },
+    /// Changes nothing: a leader's first entry of its term, written so
+    /// that reads can be confirmed (see `read.rs`).
+    Noop,
 }
 
 /// A clerk's request: the RPC argument, and also the command a leader puts

@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
 use labrpc::{ClientEnd, Service};
-use parking_lot::Mutex;
+use parking_lot::{Condvar, Mutex};
 use raft::{ApplyMsg, Persister, Raft};
 
 use crate::pending::PendingOps;
-use crate::rpc::{KvError, Reply, Request, METHOD, SERVICE};
+use crate::rpc::{KvError, Op, Reply, Request, METHOD, SERVICE};
 use crate::snapshot;
 use crate::state_machine::StateMachine;
 
@@ -26,7 +26,7 @@ const LEADERSHIP_CHECK: Duration = Duration::from_millis(20);
 /// How long a leader waits for a request to commit before answering
 /// [`KvError::Timeout`], so a clerk stuck on a leader cut off from the
 /// majority moves on.
-const COMMIT_TIMEOUT: Duration = Duration::from_millis(500);
+pub(crate) const COMMIT_TIMEOUT: Duration = Duration::from_millis(500);
 
 // @stub
 //> use std::sync::Arc;
@@ -59,24 +59,28 @@ pub struct KvServer {
 }
 // @solution 3A
 
-struct Shared {
-    me: usize,
-    raft: Raft,
+pub(crate) struct Shared {
+    pub(crate) me: usize,
+    pub(crate) raft: Raft,
     persister: Arc<Persister>,
     max_raft_state: Option<usize>,
-    killed: AtomicBool,
+    pub(crate) killed: AtomicBool,
     /// Dropped by `kill` to stop the apply thread.
     stop: Mutex<Option<Sender<()>>>,
-    state: Mutex<Applied>,
+    pub(crate) state: Mutex<Applied>,
+    /// Signalled whenever `state.last_applied` grows, and on kill.
+    pub(crate) applied: Condvar,
 }
 
 /// What the apply thread maintains, under one lock with the waiters so that
 /// an entry cannot be applied between `Raft::start` and its registration.
 #[derive(Default)]
-struct Applied {
-    machine: StateMachine,
-    last_applied: u64,
+pub(crate) struct Applied {
+    pub(crate) machine: StateMachine,
+    pub(crate) last_applied: u64,
     pending: PendingOps,
+    /// The latest term in which this server started a no-op for reads.
+    pub(crate) noop_term: u64,
 }
 // @stub
 // @end
@@ -109,6 +113,7 @@ impl KvServer {
             killed: AtomicBool::new(false),
             stop: Mutex::new(Some(stop_tx)),
             state: Mutex::new(Applied::default()),
+            applied: Condvar::new(),
         });
         let applier = {
             let shared = Arc::clone(&shared);
@@ -171,6 +176,7 @@ impl KvServer {
             }
         }
         self.shared.state.lock().pending.fail_all();
+        self.shared.applied.notify_all();
         log::debug!("S{}: KV server killed", self.shared.me);
         // @stub
         //> // Your code here (3A): also stop your threads.
@@ -183,6 +189,9 @@ impl KvServer {
 impl Shared {
     /// The `"KV.Execute"` handler.
     fn execute(&self, request: Request) -> Reply {
+        if let Op::Get { key } = &request.op {
+            return self.read(key);
+        }
         let (index, term, reply) = {
             let mut state = self.state.lock();
             if self.killed.load(Ordering::SeqCst) {
@@ -287,6 +296,7 @@ impl Shared {
         });
         let value = state.machine.apply(&request);
         state.last_applied = index;
+        self.applied.notify_all();
         state
             .pending
             .applied(index, term, request.client, request.seq, value);
@@ -309,6 +319,7 @@ impl Shared {
             )
         });
         state.last_applied = index;
+        self.applied.notify_all();
         state.pending.snapshot_installed(index, term);
         log::debug!(
             "S{}: installed snapshot through index {index} (T{term})",

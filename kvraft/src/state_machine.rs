@@ -23,11 +23,14 @@ impl StateMachine {
     /// Put and Append). A retried Put or Append is not applied again; a
     /// retried Get reads again, which is still within the Get's lifetime.
     pub fn apply(&mut self, request: &Request) -> String {
+        if request.op == Op::Noop {
+            return String::new();
+        }
         let last = self.last_seq.entry(request.client).or_insert(0);
         let duplicate = request.seq <= *last;
         *last = (*last).max(request.seq);
         match &request.op {
-            Op::Get { key } => self.data.get(key).cloned().unwrap_or_default(),
+            Op::Get { key } => self.get(key),
             _ if duplicate => String::new(),
             Op::Put { key, value } => {
                 self.data.insert(key.clone(), value.clone());
@@ -37,7 +40,13 @@ impl StateMachine {
                 self.data.entry(key.clone()).or_default().push_str(value);
                 String::new()
             }
+            Op::Noop => String::new(),
         }
+    }
+
+    /// The value of `key` (`""` if missing), as applied so far.
+    pub fn get(&self, key: &str) -> String {
+        self.data.get(key).cloned().unwrap_or_default()
     }
 }
 
@@ -101,6 +110,15 @@ mod tests {
         machine.apply(&request(1, 1, append("k", "a")));
         machine.apply(&request(2, 1, append("k", "b")));
         assert_eq!(machine.apply(&request(3, 1, get("k"))), "ab");
+    }
+
+    #[test]
+    fn a_noop_changes_nothing_and_names_no_clerk() {
+        let mut machine = StateMachine::default();
+        machine.apply(&request(1, 1, append("k", "a")));
+        let before = machine.clone();
+        machine.apply(&request(0, 0, Op::Noop));
+        assert_eq!(machine, before);
     }
 
     #[test]

@@ -22,7 +22,8 @@ const MAX_EVENTS_PER_PASS: usize = 64;
 
 /// Something the driver must act on besides its timers.
 pub(crate) enum Event {
-    /// `start` appended a command: replicate it now.
+    /// `start` appended a command, or a read waits for its heartbeats:
+    /// send now.
     Replicate,
     /// The peer was killed: exit.
     Stop,

@@ -74,6 +74,10 @@ mod persist;
 // @end
 mod persister;
 mod raft;
+// @solution 3C
+mod read_index;
+// @stub
+// @end
 // @solution 2A
 mod replication;
 mod rpc;

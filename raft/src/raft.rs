@@ -16,6 +16,7 @@ use crate::persister::Persister;
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
 use crate::shared::Shared;
 use crate::state::Core;
+use crate::timing::READ_TIMEOUT;
 // @stub
 //> use std::sync::Arc;
 //>
@@ -167,6 +168,29 @@ impl Raft {
         // @end
     }
 
+    /// Some(index) once this peer has confirmed, by heartbeats acknowledged
+    /// by a majority after the call began, that it still leads, and its
+    /// commit index covers an entry of its current term; the service may
+    /// then answer a read from its state once it has applied `index`.
+    /// `None` if this peer does not lead, or loses leadership (or cannot
+    /// confirm it) meanwhile. Blocks for about one round trip; concurrent
+    /// callers share a round of heartbeats. Writes nothing to the log.
+    pub fn read_index(&self) -> Option<u64> {
+        // @solution 3C
+        let shared = &self.node.shared;
+        if shared.is_dead() {
+            return None;
+        }
+        let answer = shared.with_core(Core::begin_read)?;
+        // Wakes the driver to send the round's heartbeats.
+        let _ = shared.events.send(Event::Replicate);
+        answer.recv_timeout(READ_TIMEOUT).ok()
+        // @stub
+        //> // Your code here (3C).
+        //> panic!("3C: Raft::read_index is not implemented")
+        // @end
+    }
+
     /// Stops the peer: after `kill` returns it sends nothing, applies
     /// nothing, changes no saved state, and its threads have exited.
     pub fn kill(&self) {
@@ -209,10 +233,11 @@ impl Node {
         let shared = &self.shared;
         {
             // Under the lock, so the applier cannot miss the wakeup.
-            let core = shared.core.lock();
+            let mut core = shared.core.lock();
             if !shared.dead.swap(true, Ordering::AcqRel) {
                 peer_log!(debug, core, "killed");
             }
+            core.abandon_reads();
         }
         shared.apply_ready.notify_all();
         let _ = shared.events.send(Event::Stop);

@@ -61,6 +61,9 @@ impl Core {
                 .into_iter()
                 .filter_map(|peer| self.request_for(peer)),
         );
+        if let Role::Leader(leadership) = &mut self.role {
+            leadership.reads.broadcast_sent();
+        }
     }
 
     /// Requests to the followers that lack entries or the commit index and
@@ -178,6 +181,7 @@ impl Core {
         let Role::Leader(leadership) = &mut self.role else {
             return;
         };
+        leadership.reads.acknowledge(from, seq);
         let p = &mut leadership.progress[from];
         p.unreachable = false;
         p.last_heard = now;
@@ -187,6 +191,7 @@ impl Core {
         if update(p, &self.log) {
             self.advance_commit();
         }
+        self.answer_reads();
     }
 
     /// A send to `peer` failed in the network (or, for a programming
@@ -242,6 +247,7 @@ impl Core {
         if commit > self.commit_index {
             self.commit_index = commit;
             peer_log!(debug, self, "commit through {commit}");
+            self.answer_reads();
         }
     }
 }

@@ -11,6 +11,7 @@ use std::time::Instant;
 use crate::log::Log;
 use crate::persist::{self, Durable};
 use crate::persister::Persister;
+use crate::read_index::ReadRounds;
 use crate::rpc::Outgoing;
 use crate::timing::{self, HEARTBEAT_INTERVAL};
 
@@ -55,6 +56,8 @@ pub(crate) struct Leadership {
     /// Indexed by peer; the leader's own slot is unused.
     pub progress: Vec<Progress>,
     pub heartbeat_due: Instant,
+    /// Reads waiting to learn that this peer still leads.
+    pub reads: ReadRounds,
 }
 
 /// How far one follower's log is known to match the leader's.
@@ -190,7 +193,8 @@ impl Core {
             self.start_election(now, out);
         }
         if let Role::Leader(leadership) = &mut self.role {
-            if now >= leadership.heartbeat_due {
+            // A read waiting to confirm leadership gets its heartbeat now.
+            if now >= leadership.heartbeat_due || leadership.reads.broadcast_due() {
                 leadership.heartbeat_due = now + HEARTBEAT_INTERVAL;
                 self.broadcast(out);
             }
@@ -230,6 +234,7 @@ impl Leadership {
         Leadership {
             progress,
             heartbeat_due: now,
+            reads: ReadRounds::default(),
         }
     }
 }

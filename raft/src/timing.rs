@@ -20,6 +20,12 @@ const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
 /// heartbeats long, so lost messages alone rarely trigger it.
 pub(crate) const QUORUM_TIMEOUT: Duration = Duration::from_millis(400);
 
+/// How long `read_index` waits for a majority to confirm leadership and
+/// for an entry of the leader's term to commit before answering `None`: a
+/// leader cut off from the majority answers no read. Several heartbeats
+/// long, so lost messages alone rarely trigger it.
+pub(crate) const READ_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// The most entries one AppendEntries carries, so a far-behind follower
 /// catches up in bounded steps rather than one huge message.
 pub(crate) const MAX_ENTRIES_PER_APPEND: usize = 512;

@@ -1,10 +1,13 @@
 //! Joining a test's helper threads (KV clients, churn clients,
-//! partitioners) so that a failure in one of them is the test's failure,
+//! partitioners, detached clerk calls) so that a failure in one of them is the test's failure,
 //! with that thread's own message, not `Any { .. }` after a join.
 
 use std::any::Any;
 use std::panic;
-use std::thread::{JoinHandle, Result, ScopedJoinHandle};
+use std::thread::{self, JoinHandle, Result, ScopedJoinHandle};
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 
 /// A thread handle [`join_or_fail`] can join: a [`JoinHandle`] or a
 /// [`ScopedJoinHandle`].
@@ -49,6 +52,46 @@ pub fn join_or_fail<T>(thread: impl TestThread<T>) -> T {
             (Some(message), None) => panic!("{message}"),
             (None, _) => panic::resume_unwind(payload),
         },
+    }
+}
+
+/// A clerk call running in a thread of its own, detached so that a failure
+/// elsewhere does not wait for a request stuck in a minority.
+pub struct Detached {
+    finished: Receiver<()>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Detached {
+    /// Runs `call` in a thread of its own.
+    pub fn spawn(call: impl FnOnce() + Send + 'static) -> Detached {
+        let (done, finished) = crossbeam_channel::bounded(1);
+        let thread = thread::spawn(move || {
+            call();
+            let _ = done.send(());
+        });
+        Detached {
+            finished,
+            thread: Some(thread),
+        }
+    }
+
+    /// Whether the call has completed by `deadline`. A call that panicked
+    /// fails the test with its own message.
+    #[track_caller]
+    pub fn finished_by(&mut self, deadline: Instant) -> bool {
+        match self.finished.recv_deadline(deadline) {
+            Ok(()) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+            Err(RecvTimeoutError::Disconnected) => {
+                // The thread ended without sending: it panicked, or it
+                // finished and was asked before.
+                if let Some(thread) = self.thread.take() {
+                    join_or_fail(thread);
+                }
+                true
+            }
+        }
     }
 }
 

@@ -42,6 +42,6 @@ pub use applier::SNAPSHOT_INTERVAL;
 pub use call_timing::time_null_calls;
 pub use cmd::{random_int, Cmd};
 pub use config::{Applier, Config, Net, ELECTION_TIMEOUT};
-pub use join::{join_or_fail, TestThread};
+pub use join::{join_or_fail, Detached, TestThread};
 pub use judged::JUDGED_ENV;
 pub use session::{Session, TIME_LIMIT};

@@ -375,6 +375,15 @@ impl Config {
         self.largest(|disk| disk.raft_state.len())
     }
 
+    /// Each server's persisted Raft state now, in bytes.
+    pub fn log_sizes(&self) -> Vec<usize> {
+        let servers = self.servers.lock();
+        servers
+            .iter()
+            .map(|slot| slot.disk.lock().raft_state.len())
+            .collect()
+    }
+
     /// The largest snapshot of any server now, in bytes.
     pub fn snapshot_size(&self) -> usize {
         self.largest(|disk| disk.snapshot.len())

@@ -53,6 +53,9 @@ pub struct GenericTest {
     /// Whether clients use random keys (and some Puts) instead of each its
     /// own key; then only the linearizability check judges the results.
     pub random_keys: bool,
+    /// Whether one operation in ten (not one in two) is an Append, the
+    /// rest mostly Gets (3C's mixes).
+    pub read_heavy: bool,
 }
 
 impl Default for GenericTest {
@@ -65,6 +68,7 @@ impl Default for GenericTest {
             partitions: false,
             max_raft_state: None,
             random_keys: false,
+            read_heavy: false,
         }
     }
 }
@@ -79,6 +83,7 @@ impl GenericTest {
             (self.partitions, "partitions, "),
             (self.max_raft_state.is_some(), "snapshots, "),
             (self.random_keys, "random keys, "),
+            (self.read_heavy, "read-heavy, "),
         ] {
             if on {
                 title.push_str(words);
@@ -96,7 +101,7 @@ impl GenericTest {
 /// Runs one GenericTest scenario.
 ///
 /// Each of 3 rounds: `clients` clerks loop for 5 s, each starting at most
-/// one operation per 2 ms: half the time an Append of `"x <client> <j> y"`,
+/// one operation per 2 ms: half the time (read-heavy: a tenth) an Append of `"x <client> <j> y"`,
 /// else (with random keys, 10 % of the rest) a Put, else a Get. Without
 /// random keys each client uses its own key and every Get must read
 /// exactly what that client wrote. With partitions, after 1 s the servers
@@ -172,6 +177,7 @@ fn run_client(cfg: &Config, test: GenericTest, client: usize, done: &AtomicBool)
         ck.put(&own_key, &expected);
     }
     let mut rng = rand::rng();
+    let append_share = if test.read_heavy { 100 } else { 500 };
     let mut appends = 0;
     while !done.load(Ordering::SeqCst) {
         let started = Instant::now();
@@ -181,7 +187,7 @@ fn run_client(cfg: &Config, test: GenericTest, client: usize, done: &AtomicBool)
             own_key.clone()
         };
         let value = append_value(client, appends);
-        if rng.random_range(0..1000) < 500 {
+        if rng.random_range(0..1000) < append_share {
             ck.append(&key, &value);
             if !test.random_keys {
                 expected.push_str(&value);

@@ -68,3 +68,39 @@ pub const SNAPSHOT_WHEN_FULL: Rule = Rule {
                 without it, the server never snapshots",
     source: "lab 3B",
 };
+
+/// A read is answered only after a majority confirms leadership anew.
+pub const READ_INDEX_CONFIRMED: Rule = Rule {
+    id: "read-index-confirmed",
+    statement: "read_index answers only once a majority has acknowledged heartbeats the leader \
+                sent after the read began: a leader cut off in a minority still believes it \
+                leads, and a newer leader may have committed writes it has not seen",
+    source: "§8 (read-only operations, second precaution); thesis §6.4, step 3",
+};
+
+/// A read index covers an entry of the leader's own term.
+pub const READ_INDEX_OWN_TERM: Rule = Rule {
+    id: "read-index-own-term",
+    statement: "a leader serves reads only once an entry of its own term has committed (the \
+                service may write a no-op for it): until then its commit index may miss entries \
+                an earlier leader committed, e.g. after every server restarted",
+    source: "§8 (read-only operations, first precaution); thesis §6.4, step 1",
+};
+
+/// A read is answered from a state that has applied its read index.
+pub const READ_AFTER_APPLY: Rule = Rule {
+    id: "read-after-apply",
+    statement: "the server answers a Get only once its state machine has applied every entry \
+                up to the read index; the commit index runs ahead of what the apply thread has \
+                reached",
+    source: "thesis §6.4, step 4",
+};
+
+/// Gets write nothing.
+pub const READ_WRITES_NOTHING: Rule = Rule {
+    id: "read-writes-nothing",
+    statement: "a Get uses read_index and is answered without an entry in the log (at most one \
+                no-op per term, to commit an entry of the term); only Puts and Appends go \
+                through the log",
+    source: "lab 3C; §8",
+};
