@@ -130,15 +130,23 @@ fn read_after_leader_change() {
         if read != expected {
             panic!(
                 "after {how}, a Get returned {} bytes where {} bytes of Appends had committed \
-                 (it read {read:?}, expected {expected:?}){}",
+                 (it read ...{:?}, expected ...{:?}){}",
                 read.len(),
                 expected.len(),
+                tail(&read),
+                tail(&expected),
                 likely_causes(&[READ_INDEX_OWN_TERM, READ_AFTER_APPLY, READ_INDEX_CONFIRMED])
             );
         }
         cfg.connect_all();
     }
     cfg.end();
+}
+
+/// The last few Appends of a value, for a failure message.
+fn tail(value: &str) -> &str {
+    let start = value.len().saturating_sub(40);
+    value.get(start..).unwrap_or(value)
 }
 
 #[test]

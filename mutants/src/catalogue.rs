@@ -6,10 +6,8 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
+use grading::parts::Part;
 use serde::Deserialize;
-
-/// The parts a mutant may name (the grader's parts).
-const PARTS: [&str; 6] = ["2A", "2B", "2C", "2D", "3A", "3B"];
 
 /// One classic bug.
 #[derive(Debug, Clone)]
@@ -69,10 +67,11 @@ fn mutant(patches: &Path, name: String, line: Line) -> Result<Mutant, String> {
     let mut parts = Vec::new();
     for part in &line.parts {
         let upper = part.to_ascii_uppercase();
-        if !PARTS.contains(&upper.as_str()) {
+        if !Part::ALL.iter().any(|p| p.name() == upper) {
+            let names: Vec<&str> = Part::ALL.iter().map(|p| p.name()).collect();
             return Err(format!(
                 "mutant {name}: unknown part {part:?} (parts are {})",
-                PARTS.join(", ")
+                names.join(", ")
             ));
         }
         parts.push(upper);
