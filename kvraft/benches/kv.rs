@@ -1,6 +1,8 @@
 //! KV service benchmark: three servers on a reliable network, measured
-//! through real clerks. Prints the latency of one clerk's sequential
-//! operations and the throughput of 1, 10 and 50 concurrent clerks.
+//! through real clerks. Prints the latency of one clerk's sequential Puts
+//! and Gets, each apart, and the throughput of 1, 10 and 50 concurrent
+//! clerks for three workloads: Puts and Gets alternating, only Gets, only
+//! Puts.
 //!
 //! `cargo bench -p kvraft`
 
@@ -83,28 +85,65 @@ impl Cluster {
     }
 }
 
-/// One operation of clerk `who`'s workload: alternately a Put and a Get of
-/// one of its keys.
-fn operate(clerk: &mut Clerk, who: usize, step: usize) {
+/// What the clerks of a throughput row do.
+#[derive(Clone, Copy)]
+enum Workload {
+    /// Alternately a Put and a Get of one of the clerk's keys.
+    Mixed,
+    /// Only Gets.
+    Gets,
+    /// Only Puts.
+    Puts,
+}
+
+impl Workload {
+    const ALL: [Workload; 3] = [Workload::Mixed, Workload::Gets, Workload::Puts];
+
+    fn name(self) -> &'static str {
+        match self {
+            Workload::Mixed => "mixed",
+            Workload::Gets => "gets",
+            Workload::Puts => "puts",
+        }
+    }
+
+    /// Whether step `step` of this workload is a Get.
+    fn is_get(self, step: usize) -> bool {
+        match self {
+            Workload::Mixed => step % 2 == 1,
+            Workload::Gets => true,
+            Workload::Puts => false,
+        }
+    }
+}
+
+/// Step `step` of clerk `who`'s `workload`, on one of its keys.
+fn operate(clerk: &mut Clerk, who: usize, workload: Workload, step: usize) {
     let key = format!("{who}-{}", step / 2 % KEYS_PER_CLERK);
-    if step % 2 == 1 {
+    if workload.is_get(step) {
         clerk.get(&key);
     } else {
         clerk.put(&key, &step.to_string());
     }
 }
 
-/// Latencies of `SEQUENTIAL_OPS` operations, sorted.
-fn sequential_latencies(clerk: &mut Clerk) -> Vec<Duration> {
-    let mut latencies: Vec<Duration> = (0..SEQUENTIAL_OPS)
-        .map(|step| {
-            let started = Instant::now();
-            operate(clerk, 0, step);
-            started.elapsed()
-        })
-        .collect();
-    latencies.sort();
-    latencies
+/// Latencies of `SEQUENTIAL_OPS` alternating operations, sorted: the Puts'
+/// and the Gets'.
+fn sequential_latencies(clerk: &mut Clerk) -> (Vec<Duration>, Vec<Duration>) {
+    let (mut puts, mut gets) = (Vec::new(), Vec::new());
+    for step in 0..SEQUENTIAL_OPS {
+        let started = Instant::now();
+        operate(clerk, 0, Workload::Mixed, step);
+        let took = started.elapsed();
+        if Workload::Mixed.is_get(step) {
+            gets.push(took);
+        } else {
+            puts.push(took);
+        }
+    }
+    puts.sort();
+    gets.sort();
+    (puts, gets)
 }
 
 fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
@@ -112,8 +151,8 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// Operations per second of `clerks` clerks running concurrently.
-fn throughput(clerks: Vec<Clerk>) -> f64 {
+/// Operations per second of `clerks` clerks running `workload` concurrently.
+fn throughput(clerks: Vec<Clerk>, workload: Workload) -> f64 {
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     let done: usize = thread::scope(|scope| {
@@ -125,7 +164,7 @@ fn throughput(clerks: Vec<Clerk>) -> f64 {
                 scope.spawn(move || {
                     let mut step = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        operate(&mut clerk, who, step);
+                        operate(&mut clerk, who, workload, step);
                         step += 1;
                     }
                     step
@@ -145,21 +184,38 @@ fn main() {
     // The first operation waits out the first election.
     clerk.get("warm-up");
 
-    let latencies = sequential_latencies(&mut clerk);
+    let (puts, gets) = sequential_latencies(&mut clerk);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
         "KV benchmark: {SERVERS} servers, reliable network, max_raft_state {MAX_RAFT_STATE:?}"
     );
     println!();
     println!("sequential, 1 clerk, {SEQUENTIAL_OPS} ops (Put/Get alternating)");
-    println!("  p50 {:7.3} ms", ms(percentile(&latencies, 0.50)));
-    println!("  p99 {:7.3} ms", ms(percentile(&latencies, 0.99)));
+    println!("  op        p50 ms    p99 ms");
+    for (name, latencies) in [("put", &puts), ("get", &gets)] {
+        println!(
+            "  {name:4} {:9.3} {:9.3}",
+            ms(percentile(latencies, 0.50)),
+            ms(percentile(latencies, 0.99))
+        );
+    }
     println!();
-    println!("concurrent clerks, {} s each", THROUGHPUT_RUN.as_secs());
-    println!("  clerks      ops/s");
+    println!(
+        "concurrent clerks, {} s each, ops/s",
+        THROUGHPUT_RUN.as_secs()
+    );
+    print!("  clerks");
+    for workload in Workload::ALL {
+        print!(" {:>10}", workload.name());
+    }
+    println!();
     for count in CLERK_COUNTS {
-        let clerks = (0..count).map(|_| cluster.clerk()).collect();
-        println!("  {count:6} {:10.0}", throughput(clerks));
+        print!("  {count:6}");
+        for workload in Workload::ALL {
+            let clerks = (0..count).map(|_| cluster.clerk()).collect();
+            print!(" {:10.0}", throughput(clerks, workload));
+        }
+        println!();
     }
     cluster.stop();
 }
