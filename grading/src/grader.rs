@@ -41,6 +41,9 @@ const OUTPUT_READ_LIMIT: u64 = 4 << 20;
 
 /// How many lines of a failed run's output the reports quote.
 const TAIL_LINES: usize = 40;
+/// How much of a passed run's output is read for its CPU line, which the
+/// harness prints last.
+const CPU_READ_LIMIT: u64 = 64 << 10;
 
 /// One run of one test.
 struct Job {
@@ -346,6 +349,7 @@ fn never_ran(cli: &Cli, submission: Option<&Path>, job: &Job, why: &str) -> RunR
         run: job.run,
         outcome: Outcome::Failed,
         duration: Duration::ZERO,
+        cpu: None,
         failure: Some(Failure {
             reason: format!("not run: {why}"),
             message: None,
@@ -395,11 +399,13 @@ fn record(
 ) -> Result<RunRecord, Error> {
     let (outcome, reason) = match &finished.verdict {
         Verdict::Passed => {
+            let text = output::read_end(&finished.output, CPU_READ_LIMIT)?;
             return Ok(RunRecord {
                 run: job.run,
                 outcome: Outcome::Passed,
                 duration: finished.duration,
                 failure: None,
+                cpu: output::cpu(&text),
             })
         }
         Verdict::Failed(reason) => (Outcome::Failed, reason.clone()),
@@ -442,6 +448,7 @@ fn record(
         run: job.run,
         outcome,
         duration: finished.duration,
+        cpu: output::cpu(&text),
         failure: Some(Failure {
             reason,
             message: output::failure_message(&text),

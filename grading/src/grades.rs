@@ -80,6 +80,35 @@ pub struct RunRecord {
     pub duration: Duration,
     /// What went wrong, unless it passed.
     pub failure: Option<Failure>,
+    /// The CPU the code under test used, as the run's harness reported it
+    /// (`None` for a run killed before it could).
+    pub cpu: Option<CpuUse>,
+}
+
+/// A share of one core above which a run is flagged as busy: a thread that
+/// never sleeps takes a core by itself. The harness warns at the same
+/// share (`tests/harness/cpu_time.rs`).
+pub const BUSY_SHARE: f64 = 1.0;
+
+/// The CPU the judged processes (the code under test) of one run used.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CpuUse {
+    /// Their CPU seconds, all processes together.
+    pub seconds: f64,
+    /// The test's wall seconds.
+    pub wall: f64,
+}
+
+impl CpuUse {
+    /// The CPU seconds per wall second: 1.0 is one core kept busy.
+    pub fn share(&self) -> f64 {
+        self.seconds / self.wall.max(1e-3)
+    }
+
+    /// Whether the run used more than [`BUSY_SHARE`] of a core.
+    pub fn busy(&self) -> bool {
+        self.share() > BUSY_SHARE
+    }
 }
 
 /// How a run ended.
@@ -146,6 +175,18 @@ impl TestGrade {
     /// Longest finished run.
     pub fn max_time(&self) -> Option<Duration> {
         self.runs.iter().map(|r| r.duration).max()
+    }
+
+    /// Mean CPU seconds of the code under test, over the runs that
+    /// reported it.
+    pub fn mean_cpu(&self) -> Option<f64> {
+        let reported: Vec<f64> = self.runs.iter().filter_map(|r| r.cpu).map(|c| c.seconds).collect();
+        (!reported.is_empty()).then(|| reported.iter().sum::<f64>() / reported.len() as f64)
+    }
+
+    /// The runs whose code under test kept more than a core busy.
+    pub fn busy_runs(&self) -> usize {
+        self.runs.iter().filter(|r| r.cpu.is_some_and(|c| c.busy())).count()
     }
 
     /// The runs that did not pass.
@@ -241,6 +282,10 @@ pub(crate) mod tests {
             outcome,
             duration: Duration::from_secs(seconds),
             failure,
+            cpu: Some(CpuUse {
+                seconds: 0.5,
+                wall: seconds as f64,
+            }),
         }
     }
 

@@ -1,11 +1,12 @@
-//! Reads a failed run's output: the network seed to replay it with, and
-//! the message that says why it failed.
+//! Reads a run's output: the CPU its code used, and for a failed run the
+//! network seed to replay it with and the message that says why it failed.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
 
 use crate::error::{io_error, Error};
+use crate::grades::CpuUse;
 
 /// How many lines of a panic message the failure message keeps.
 const MESSAGE_LINES: usize = 8;
@@ -51,6 +52,21 @@ fn number_at_start(text: &str) -> Option<u64> {
     digits.parse().ok()
 }
 
+/// The line a graded test's harness prints last (see
+/// `tests/harness/session.rs`): `RAFT_LABS_CPU=<cpu seconds> <wall seconds>`.
+const CPU_LINE: &str = "RAFT_LABS_CPU=";
+
+/// The CPU the code under test used, from the run's last CPU line.
+pub fn cpu(output: &str) -> Option<CpuUse> {
+    let line = output.lines().rev().find_map(|l| l.strip_prefix(CPU_LINE))?;
+    let mut numbers = line.split_whitespace().map(str::parse::<f64>);
+    let (Some(Ok(seconds)), Some(Ok(wall))) = (numbers.next(), numbers.next()) else {
+        return None;
+    };
+    (seconds.is_finite() && wall.is_finite() && seconds >= 0.0 && wall >= 0.0)
+        .then_some(CpuUse { seconds, wall })
+}
+
 /// Why the test failed, in the words of the first panic: `panicked at
 /// <place>:` and the message lines after it. `None` when nothing panicked.
 pub fn failure_message(output: &str) -> Option<String> {
@@ -92,6 +108,21 @@ pub fn tail(output: &str, lines: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_cpu_line_counts_and_a_garbled_one_is_none() {
+        let output = "RAFT_LABS_CPU=9 9\ntest x ... ok\nRAFT_LABS_CPU=0.250 5.000\n";
+        assert_eq!(
+            cpu(output),
+            Some(CpuUse {
+                seconds: 0.25,
+                wall: 5.0
+            })
+        );
+        assert_eq!(cpu("RAFT_LABS_CPU=lots 5"), None);
+        assert_eq!(cpu("RAFT_LABS_CPU=-1 5"), None);
+        assert_eq!(cpu("no line"), None);
+    }
 
     #[test]
     fn the_end_of_a_long_output_is_read() {

@@ -37,6 +37,7 @@ pub fn check(source: &Path) -> Result<(), Error> {
     no_solution_line_left(&out, &summary)?;
     println!("ok: no solution line survives");
 
+    let lock = fs::read(out.join("Cargo.lock")).ok();
     let target = source.join("target").join("handout-check");
     cargo(
         &out,
@@ -52,6 +53,21 @@ pub fn check(source: &Path) -> Result<(), Error> {
         &[],
     )?;
     println!("ok: the handout is clippy clean");
+    if fs::read(out.join("Cargo.lock")).ok() != lock {
+        return Err(Error::Other(
+            "building the handout rewrote its Cargo.lock: it does not match the student workspace"
+                .into(),
+        ));
+    }
+    println!("ok: the handout's Cargo.lock is the one its build uses");
+    cargo(&out, &target, &["test", "--doc"], &[])?;
+    println!("ok: the handout's doc tests pass (examples that need a later part only compile)");
+    gitignore_keeps_target(&out)?;
+    println!("ok: .gitignore keeps target/ out of git");
+    no_manifest_says_reference(&out, &summary)?;
+    println!("ok: no manifest calls itself the reference solution");
+    let (declared, newest) = rust_version_holds(&out)?;
+    println!("ok: rust-version {declared} covers every dependency (the newest needs {newest})");
 
     stubbed_2a_fails_fast(&out, &target)?;
     println!("ok: the handout's 2A tests fail fast, naming 2A");
@@ -116,9 +132,105 @@ fn no_solution_line_left(out: &Path, summary: &Summary) -> Result<(), Error> {
     }
 }
 
+fn gitignore_keeps_target(out: &Path) -> Result<(), Error> {
+    let path = out.join(".gitignore");
+    let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+    if text.lines().any(|l| l.trim() == "/target") {
+        return Ok(());
+    }
+    Err(Error::Other(
+        ".gitignore does not ignore /target: a student's first `git add -A` would commit the build"
+            .into(),
+    ))
+}
+
+fn no_manifest_says_reference(out: &Path, summary: &Summary) -> Result<(), Error> {
+    let manifests = summary
+        .written
+        .iter()
+        .filter(|f| f.file_name().is_some_and(|n| n == "Cargo.toml"));
+    for manifest in manifests {
+        let path = out.join(manifest);
+        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        if text.to_lowercase().contains("reference solution") {
+            return Err(Error::Other(format!(
+                "{}: the student's manifest calls itself the reference solution",
+                manifest.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The workspace's declared rust-version and the newest any dependency of
+/// the handout declares; an error unless the first covers the second.
+fn rust_version_holds(out: &Path) -> Result<(String, String), Error> {
+    let output = crate::cargo_command()
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", "x86_64-unknown-linux-gnu"])
+        .current_dir(out)
+        .output()
+        .map_err(io_error(Path::new("cargo")))?;
+    if !output.status.success() {
+        return Err(Error::Other(format!(
+            "`cargo metadata` failed in the handout:\n{}",
+            tail(&String::from_utf8_lossy(&output.stderr), 10)
+        )));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&output.stdout)
+        .map_err(|e| Error::Other(format!("`cargo metadata` printed no JSON: {e}")))?;
+    let version = |p: &serde_json::Value| p["rust_version"].as_str().map(str::to_owned);
+    let packages = metadata["packages"].as_array().cloned().unwrap_or_default();
+    let members: HashSet<&str> = metadata["workspace_members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m.as_str())
+        .collect();
+    let declared = packages
+        .iter()
+        .filter(|p| p["id"].as_str().is_some_and(|id| members.contains(id)))
+        .map(|p| {
+            version(p).ok_or_else(|| {
+                Error::Other(format!(
+                    "{}: declares no rust-version (inherit the workspace's)",
+                    p["name"].as_str().unwrap_or("a member")
+                ))
+            })
+        })
+        .collect::<Result<Vec<String>, Error>>()?;
+    let newest_dependency = packages
+        .iter()
+        .filter(|p| !p["id"].as_str().is_some_and(|id| members.contains(id)))
+        .filter_map(|p| Some((version(p)?, p["name"].as_str()?.to_owned())))
+        .max_by_key(|(v, _)| parse_version(v))
+        .unwrap_or_else(|| ("0".into(), "none".into()));
+    let oldest_declared = declared
+        .into_iter()
+        .min_by_key(|v| parse_version(v))
+        .unwrap_or_else(|| "0".into());
+    if parse_version(&oldest_declared) < parse_version(&newest_dependency.0) {
+        return Err(Error::Other(format!(
+            "rust-version {oldest_declared} is older than {} needs ({}): declare the version the \
+             handout really builds with",
+            newest_dependency.1, newest_dependency.0
+        )));
+    }
+    Ok((
+        oldest_declared,
+        format!("{}, {}", newest_dependency.0, newest_dependency.1),
+    ))
+}
+
+/// `1.88` or `1.88.0` as numbers, for comparing (a missing part is 0).
+fn parse_version(version: &str) -> [u64; 3] {
+    let mut parts = version.split('.').map(|n| n.parse().unwrap_or(0));
+    [(); 3].map(|()| parts.next().unwrap_or(0))
+}
+
 /// Runs cargo in `dir`; a failure carries the last lines cargo printed.
 fn cargo(dir: &Path, target: &Path, args: &[&str], env: &[(&str, &str)]) -> Result<(), Error> {
-    let output = Command::new(env!("CARGO", "cargo"))
+    let output = crate::cargo_command()
         .args(args)
         .current_dir(dir)
         .env("CARGO_TARGET_DIR", target)
@@ -140,7 +252,7 @@ fn stubbed_2a_fails_fast(out: &Path, target: &Path) -> Result<(), Error> {
     let test = ["test", "--release", "--test", "lab2a"];
     cargo(out, target, &[&test[..], &["--no-run"]].concat(), &[])?;
     let started = Instant::now();
-    let mut child = Command::new(env!("CARGO", "cargo"))
+    let mut child = crate::cargo_command()
         .args(test)
         .current_dir(out)
         .env("CARGO_TARGET_DIR", target)
@@ -218,4 +330,16 @@ pub fn find_reference_root() -> Result<PathBuf, Error> {
                 here.display()
             ))
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_numbers() {
+        assert_eq!(parse_version("1.88"), parse_version("1.88.0"));
+        assert!(parse_version("1.9") < parse_version("1.88"));
+        assert!(parse_version("1.88.1") > parse_version("1.88"));
+    }
 }

@@ -55,6 +55,11 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Attaches `path` to an I/O error.
+/// A command running the cargo that built this program.
+pub(crate) fn cargo_command() -> std::process::Command {
+    std::process::Command::new(env!("CARGO"))
+}
+
 pub(crate) fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
     move |source| Error::Io {
         path: path.to_path_buf(),

@@ -1,6 +1,7 @@
 //! Writes the student tree: every reference file, with solution regions
-//! replaced by stubs, instructor-only parts left out, and the student README
-//! and lab instructions put in place.
+//! replaced by stubs, instructor-only parts left out, the student README,
+//! `.gitignore` and lab instructions put in place, and a `Cargo.lock`
+//! that lists only what the student workspace uses.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,6 +15,9 @@ pub const INSTRUCTOR_ONLY: [&str; 3] = ["handout", "grading", "mutants"];
 pub const STUDENT_README: &str = "handout/README.student.md";
 /// The lab instructions, inside the reference tree; they become `labs/`.
 pub const LAB_INSTRUCTIONS: &str = "handout/labs";
+/// The student `.gitignore`, inside the reference tree under a name the
+/// walk does not skip as a dotfile; it becomes `.gitignore`.
+pub const STUDENT_GITIGNORE: &str = "handout/gitignore.student";
 
 /// A removed solution line, for the check that none survives.
 #[derive(Debug, Clone)]
@@ -104,7 +108,29 @@ pub fn build(source: &Path, out: &Path, force: bool) -> Result<Summary, Error> {
         fs::write(&path, bytes).map_err(io_error(&path))?;
         summary.written.push(relative);
     }
+    prune_lock(out)?;
     Ok(summary)
+}
+
+/// Drops the instructor-only crates' packages from the handout's
+/// `Cargo.lock`, every other version kept, so that a student's first build
+/// does not rewrite it.
+fn prune_lock(out: &Path) -> Result<(), Error> {
+    if !out.join("Cargo.lock").exists() {
+        return Ok(());
+    }
+    let output = crate::cargo_command()
+        .args(["update", "--workspace", "--offline", "--quiet"])
+        .current_dir(out)
+        .output()
+        .map_err(io_error(Path::new("cargo")))?;
+    if output.status.success() {
+        return Ok(());
+    }
+    Err(Error::Other(format!(
+        "`cargo update --workspace --offline` in the handout failed:\n{}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    )))
 }
 
 /// Where a reference file goes in the handout, if anywhere.
@@ -114,6 +140,9 @@ fn destination(relative: &Path) -> Option<PathBuf> {
     }
     if relative == Path::new(STUDENT_README) {
         return Some(PathBuf::from("README.md"));
+    }
+    if relative == Path::new(STUDENT_GITIGNORE) {
+        return Some(PathBuf::from(".gitignore"));
     }
     if let Ok(lab) = relative.strip_prefix(LAB_INSTRUCTIONS) {
         return Some(Path::new("labs").join(lab));

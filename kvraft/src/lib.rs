@@ -21,7 +21,15 @@
 //! Wiring a service onto a [`labrpc::Network`] (the test harness does this,
 //! and also crashes, restarts and partitions the servers):
 //!
+// @solution 3A
 //! ```
+// @stub
+//> //! In the handout this example is compiled but not run (`no_run`): it
+//> //! needs a working `KvServer` and `Clerk` (3A). Once your 3A passes,
+//> //! make it a plain block again and `cargo test --doc` runs it.
+//> //!
+//> //! ```no_run
+// @end
 //! use std::sync::Arc;
 //! use kvraft::{Clerk, KvServer};
 //! use labrpc::{Network, Server};

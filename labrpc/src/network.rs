@@ -470,8 +470,15 @@ impl ClientEnd {
     ///
     /// A peer that must not block on a slow or unreachable server (a Raft
     /// leader sending heartbeats) uses this instead of a thread per call.
-    /// `on_reply` runs on a network thread and must be brief: send the reply
-    /// on a channel, or record it under a short lock.
+    /// `on_reply` must be brief: send the reply on a channel, or record it
+    /// under a short lock.
+    ///
+    /// Usually `on_reply` runs later, on a network thread. But it may run
+    /// at once, on the calling thread, before `call_async` returns: when
+    /// `args` do not serialize, when the network has been cleaned up, and
+    /// when a failure is due without delay. So never call `call_async`
+    /// while holding a lock that `on_reply` takes: that deadlocks, rarely.
+    /// Sending on a channel from `on_reply` is always safe.
     pub fn call_async<A, R, F>(&self, method: &str, args: &A, on_reply: F)
     where
         A: Serialize,

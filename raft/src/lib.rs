@@ -7,7 +7,15 @@
 //! `labrpc` network, saves what must survive a crash in a [`Persister`],
 //! and hands committed commands to its service as [`ApplyMsg`]s.
 //!
+// @solution 2B
 //! ```
+// @stub
+//> //! In the handout this example is compiled but not run (`no_run`): it
+//> //! needs `Raft::start` (2B). Once your 2B passes, make it a plain block
+//> //! again and `cargo test --doc` runs it.
+//> //!
+//> //! ```no_run
+// @end
 //! use std::sync::Arc;
 //! use std::time::{Duration, Instant};
 //! use labrpc::{Network, Server};

@@ -153,7 +153,8 @@ impl Config {
     }
 
     /// Declares the test passed, after a last check, and prints
-    /// `  ... Passed --  time  peers  rpcs  bytes  cmds` (since `begin`).
+    /// `  ... Passed --  time  peers  rpcs  bytes  cmds  cpu` (since `begin`;
+    /// `cpu` is the seconds of CPU the peers used).
     #[track_caller]
     pub fn end(&self) {
         self.check();
@@ -279,6 +280,13 @@ impl Config {
     /// saved before the kill is what a restart gets. A peer already down
     /// is left down.
     pub fn crash1(&self, i: usize) {
+        self.take_down(i, "crashed");
+    }
+
+    /// Cuts peer `i` off and kills its process, logging `what` happened
+    /// (a crash the test made, or the cleanup after it), so a failure's log
+    /// tails tell the two apart.
+    fn take_down(&self, i: usize, what: &str) {
         self.cut_off(i);
         self.net.delete_server(&server_name(i));
         let (raft, applier) = {
@@ -287,7 +295,7 @@ impl Config {
             (peer.raft.take(), peer.applier.take())
         };
         if let Some(raft) = raft {
-            log::debug!("S{i} [harness] crashed");
+            log::debug!("S{i} [harness] {what}");
             raft.kill();
         }
         if let Some(applier) = applier {
@@ -458,7 +466,7 @@ impl Drop for Config {
     fn drop(&mut self) {
         self.session.unwatch();
         for i in 0..self.n {
-            self.crash1(i);
+            self.take_down(i, "stopped: the test is over (cleanup, not a crash)");
         }
         self.net.cleanup();
     }

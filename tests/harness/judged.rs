@@ -24,7 +24,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use labrpc::{ClientEnd, OnReply, RpcError, Server};
 use parking_lot::Mutex;
 
-use crate::logcapture;
+use crate::{cpu_time, logcapture};
 use crate::protocol::{read_frame, write_frame, Applied, FromPeer, Role, ToPeer};
 
 /// Names the `judged` binary, when it is not beside the test's own
@@ -47,14 +47,10 @@ const EXIT_PATIENCE: Duration = Duration::from_millis(500);
 /// stopped reading the judge's messages, and is killed.
 const WRITE_PATIENCE: Duration = Duration::from_secs(5);
 
-/// The process groups of the judged processes alive now, for
-/// [`kill_all`].
-static ALIVE: Mutex<Vec<i32>> = parking_lot::const_mutex(Vec::new());
-
 /// Kills every judged process still alive: the judge is about to end
 /// without its configs' cleanup (the watchdog ends a hung test).
 pub(crate) fn kill_all() {
-    for &group in ALIVE.lock().iter() {
+    for group in cpu_time::alive() {
         // SAFETY: one system call on a process group this process made.
         unsafe { libc::kill(-group, libc::SIGKILL) };
     }
@@ -206,7 +202,7 @@ impl Judged {
             .map_err(io_error)?;
         let reader = socket.try_clone().map_err(io_error)?;
         let pid = child.id() as i32;
-        ALIVE.lock().push(pid);
+        cpu_time::started(pid);
         let shared = Arc::new(Shared {
             label: label.to_string(),
             pid,
@@ -249,7 +245,6 @@ impl Judged {
                 let _finished = finished_tx;
                 let ended = shared.read_all(reader, &wiring);
                 let status = reap(&mut child, shared.killed.load(Ordering::SeqCst));
-                ALIVE.lock().retain(|&group| group != pid);
                 // The death is on record before anyone waiting hears of it.
                 if !shared.killed.load(Ordering::SeqCst) {
                     (wiring.on_death)(shared.death(ended, status));
@@ -487,22 +482,47 @@ impl Shared {
 
 /// Reaps the process whose socket closed: at once if it was killed, else
 /// after it has had a moment to exit by itself (then it is killed). `None`
-/// if it had to be killed.
+/// if it had to be killed. Its CPU time is read once it has exited, before
+/// it is reaped.
 fn reap(child: &mut Child, killed: bool) -> Option<ExitStatus> {
+    let pid = child.id() as i32;
+    let mut had_to_kill = false;
     if !killed {
         let deadline = Instant::now() + EXIT_PATIENCE;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = child.try_wait() {
-                return Some(status);
+        while !has_exited(pid, false) {
+            if Instant::now() >= deadline {
+                // SAFETY: one system call on the group the child leads.
+                unsafe { libc::kill(-pid, libc::SIGKILL) };
+                had_to_kill = true;
+                break;
             }
             thread::sleep(Duration::from_millis(10));
         }
-        // SAFETY: one system call on the group the child leads.
-        unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
-        let _ = child.wait();
-        return None;
     }
-    child.wait().ok()
+    has_exited(pid, true);
+    cpu_time::ended(pid);
+    let status = child.wait().ok();
+    if had_to_kill {
+        None
+    } else {
+        status
+    }
+}
+
+/// Whether child `pid` has exited, waiting for it if `block`; it stays
+/// unreaped, so its `/proc` entry is still readable.
+fn has_exited(pid: i32, block: bool) -> bool {
+    let mut flags = libc::WEXITED | libc::WNOWAIT;
+    if !block {
+        flags |= libc::WNOHANG;
+    }
+    // SAFETY: waitid writes one siginfo_t, zeroed before, for our own child.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let done = libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags);
+        // With WNOHANG, a child that has not exited leaves si_pid at 0.
+        done == 0 && info.si_pid() != 0
+    }
 }
 
 fn describe(status: ExitStatus) -> String {

@@ -28,6 +28,7 @@ mod cmd;
 mod completion;
 mod config;
 mod cpu;
+mod cpu_time;
 mod ends;
 mod join;
 mod judged;

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
 
+use crate::cpu_time::{self, CpuMark};
 use crate::{completion, cpu, judged, logcapture};
 
 /// The most a test may take, from the creation of its config to `end()`.
@@ -74,6 +75,8 @@ impl Drop for Turn {
 /// a test must end with `end()`.
 pub struct Session {
     started: Instant,
+    /// The CPU clocks when the test started.
+    cpu_at_start: CpuMark,
     info: Arc<Mutex<Info>>,
     passed: AtomicBool,
     /// Dropping it tells the watchdog the test is over.
@@ -82,12 +85,18 @@ pub struct Session {
     _turn: Turn,
 }
 
+/// Starts the line a graded test prints last: `RAFT_LABS_CPU=<cpu> <wall>`,
+/// the judged processes' CPU seconds and the test's wall seconds.
+const CPU_LINE: &str = "RAFT_LABS_CPU=";
+
 /// What the failure report says about the test, and the watchdog's probe.
 struct Info {
     started: Instant,
     title: Option<String>,
     seed: Option<u64>,
     probe: Option<Probe>,
+    /// When the current begin..end stretch began, and the CPU clocks then.
+    stretch: (Instant, CpuMark),
 }
 
 impl Info {
@@ -123,6 +132,7 @@ impl Session {
             title: None,
             seed: None,
             probe: None,
+            stretch: (started, CpuMark::now()),
         }));
         let (watchdog, test_over) = crossbeam_channel::bounded::<()>(0);
         let watched = Arc::clone(&info);
@@ -132,6 +142,7 @@ impl Session {
             .expect("cannot start the test watchdog thread");
         Session {
             started,
+            cpu_at_start: CpuMark::now(),
             info,
             passed: AtomicBool::new(false),
             _watchdog: watchdog,
@@ -171,7 +182,10 @@ impl Session {
             None => format!("Test: {desc}"),
         };
         print_now(&format!("{title} ...\n"));
-        self.info.lock().title = Some(title);
+        let mut info = self.info.lock();
+        info.title = Some(title);
+        info.stretch = (Instant::now(), CpuMark::now());
+        drop(info);
         // A test may hold several begin/end pairs; each begin needs its end.
         self.passed.store(false, Ordering::SeqCst);
     }
@@ -195,18 +209,38 @@ impl Session {
         }
     }
 
-    /// Declares the test passed and prints `  ... Passed --  <summary>`.
-    /// The one place where a test passes: every config's `end()` calls it.
+    /// Declares the test passed and prints `  ... Passed --  <summary>
+    /// <cpu>`, `<cpu>` being the seconds of CPU the judged processes (the
+    /// code under test) used since `begin`; warns if that was more than a
+    /// core's worth ([`cpu_time::BUSY_SHARE`]). The one place where a test
+    /// passes: every config's `end()` calls it.
     #[track_caller]
     pub fn passed(&self, summary: &str) {
         self.check_time();
         self.passed.store(true, Ordering::SeqCst);
-        print_now(&format!("  ... Passed --  {summary}\n"));
+        let (since, mark) = self.info.lock().stretch;
+        let used = mark.used();
+        print_now(&format!(
+            "  ... Passed --  {summary}  {:5.2}\n",
+            used.judged.as_secs_f64()
+        ));
+        if let Some(warning) = cpu_time::busy_warning(used.judged, since.elapsed()) {
+            self.warn(&warning);
+        }
     }
 }
 
 impl Drop for Session {
     fn drop(&mut self) {
+        if completion::graded() {
+            // For the grader's per-test CPU column: the code under test's
+            // CPU seconds over the test's wall seconds.
+            print_now(&format!(
+                "{CPU_LINE}{:.3} {:.3}\n",
+                self.cpu_at_start.used().judged.as_secs_f64(),
+                self.started.elapsed().as_secs_f64()
+            ));
+        }
         if thread::panicking() {
             eprint!("{}", self.info.lock().report("FAILED"));
         } else if !self.passed.load(Ordering::SeqCst) {

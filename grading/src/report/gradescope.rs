@@ -81,6 +81,17 @@ fn test(grades: &Grades, test: &TestGrade) -> Test {
                 );
             }
             output.push('.');
+            if let Some(cpu) = test.mean_cpu() {
+                let _ = write!(output, " Your code used {cpu:.2} s of CPU per run.");
+            }
+            if test.busy_runs() > 0 {
+                let _ = write!(
+                    output,
+                    " In {} run(s) it kept more than a whole core busy: look for a busy loop \
+                     (a thread that polls without sleeping); the tests are timing sensitive.",
+                    test.busy_runs()
+                );
+            }
         }
     }
     for (run, failure) in test.failures() {

@@ -57,6 +57,10 @@ struct Test<'a> {
     timeouts: u32,
     mean_secs: Option<f64>,
     max_secs: Option<f64>,
+    /// Mean CPU seconds of the code under test.
+    mean_cpu_secs: Option<f64>,
+    /// Runs whose code under test kept more than a core busy.
+    busy_runs: usize,
     runs: Vec<Run<'a>>,
 }
 
@@ -65,6 +69,8 @@ struct Run<'a> {
     run: u32,
     outcome: &'static str,
     seconds: f64,
+    cpu_secs: Option<f64>,
+    busy: bool,
     reason: Option<&'a str>,
     message: Option<&'a str>,
     seed: Option<u64>,
@@ -129,6 +135,8 @@ fn test<'a>(grades: &Grades, test: &'a TestGrade) -> Test<'a> {
         timeouts: test.timeouts(),
         mean_secs: test.mean_time().map(|d| d.as_secs_f64()),
         max_secs: test.max_time().map(|d| d.as_secs_f64()),
+        mean_cpu_secs: test.mean_cpu(),
+        busy_runs: test.busy_runs(),
         runs: test
             .runs
             .iter()
@@ -140,6 +148,8 @@ fn test<'a>(grades: &Grades, test: &'a TestGrade) -> Test<'a> {
                     Outcome::TimedOut => "timeout",
                 },
                 seconds: run.duration.as_secs_f64(),
+                cpu_secs: run.cpu.map(|c| c.seconds),
+                busy: run.cpu.is_some_and(|c| c.busy()),
                 reason: run.failure.as_ref().map(|f| f.reason.as_str()),
                 message: run.failure.as_ref().and_then(|f| f.message.as_deref()),
                 seed: run.failure.as_ref().and_then(|f| f.seed),

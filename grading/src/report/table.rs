@@ -21,8 +21,8 @@ pub fn render(grades: &Grades) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>9}",
-        "part", "test", "passed", "timeouts", "mean s", "max s", "points"
+        "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>7}  {:>9}",
+        "part", "test", "passed", "timeouts", "mean s", "max s", "cpu s", "points"
     );
     // A part none of whose tests were chosen (`--test`) gets no rows.
     for &part in grades
@@ -38,21 +38,27 @@ pub fn render(grades: &Grades) -> String {
             };
             let _ = writeln!(
                 out,
-                "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>9}{pending}",
+                "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>7}  {:>9}{pending}{busy}",
                 part.name(),
                 test.name,
                 format!("{}/{}", test.passed(), test.runs.len()),
                 test.timeouts(),
                 seconds(test.mean_time()),
                 seconds(test.max_time()),
+                test.mean_cpu().map_or("-".to_string(), |s| format!("{s:.2}")),
                 format!("{}/{}", points(grades.earned(test)), test.points),
+                busy = match test.busy_runs() {
+                    0 => String::new(),
+                    n => format!("  BUSY in {n} run(s): over a core of CPU, look for a busy loop"),
+                },
             );
         }
         let _ = writeln!(
             out,
-            "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>9}",
+            "{:<4}  {:<name_width$}  {:>7}  {:>8}  {:>7}  {:>7}  {:>7}  {:>9}",
             part.name(),
             PART_TOTAL,
+            "",
             "",
             "",
             "",

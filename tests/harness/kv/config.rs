@@ -143,7 +143,8 @@ impl Config {
     /// Checks the time limit, the raft state bound (with snapshots on,
     /// see [`check_log_size`](Config::check_log_size)), and that the whole history recorded so far is linearizable; then
     /// declares the test passed and prints
-    /// `  ... Passed --  time  peers  rpcs  ops` (since `begin`).
+    /// `  ... Passed --  time  peers  rpcs  ops  cpu` (since `begin`; `cpu`
+    /// is the seconds of CPU the servers and clerks used).
     #[track_caller]
     pub fn end(&self) {
         self.session.check_time();
