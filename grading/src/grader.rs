@@ -406,7 +406,7 @@ fn record(
                 duration: finished.duration,
                 failure: None,
                 cpu: output::cpu(&text),
-            })
+            });
         }
         Verdict::Failed(reason) => (Outcome::Failed, reason.clone()),
         Verdict::TimedOut => (

@@ -85,10 +85,13 @@ pub struct RunRecord {
     pub cpu: Option<CpuUse>,
 }
 
-/// A share of one core above which a run is flagged as busy: a thread that
-/// never sleeps takes a core by itself. The harness warns at the same
-/// share (`tests/harness/cpu_time.rs`).
-pub const BUSY_SHARE: f64 = 1.0;
+/// A share of one core above which a run is flagged as busy: a test's
+/// processes share one core, of which a thread that never sleeps takes
+/// most, and the reference stays under 61 %. With more jobs than cores a
+/// test gets less than its core, so a busy run may escape the flag; the
+/// flag never falsely accuses. The harness warns at the same share
+/// (`tests/harness/cpu_time.rs`).
+pub const BUSY_SHARE: f64 = 0.8;
 
 /// The CPU the judged processes (the code under test) of one run used.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,13 +183,21 @@ impl TestGrade {
     /// Mean CPU seconds of the code under test, over the runs that
     /// reported it.
     pub fn mean_cpu(&self) -> Option<f64> {
-        let reported: Vec<f64> = self.runs.iter().filter_map(|r| r.cpu).map(|c| c.seconds).collect();
+        let reported: Vec<f64> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.cpu)
+            .map(|c| c.seconds)
+            .collect();
         (!reported.is_empty()).then(|| reported.iter().sum::<f64>() / reported.len() as f64)
     }
 
     /// The runs whose code under test kept more than a core busy.
     pub fn busy_runs(&self) -> usize {
-        self.runs.iter().filter(|r| r.cpu.is_some_and(|c| c.busy())).count()
+        self.runs
+            .iter()
+            .filter(|r| r.cpu.is_some_and(|c| c.busy()))
+            .count()
     }
 
     /// The runs that did not pass.

@@ -58,7 +58,10 @@ const CPU_LINE: &str = "RAFT_LABS_CPU=";
 
 /// The CPU the code under test used, from the run's last CPU line.
 pub fn cpu(output: &str) -> Option<CpuUse> {
-    let line = output.lines().rev().find_map(|l| l.strip_prefix(CPU_LINE))?;
+    let line = output
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(CPU_LINE))?;
     let mut numbers = line.split_whitespace().map(str::parse::<f64>);
     let (Some(Ok(seconds)), Some(Ok(wall))) = (numbers.next(), numbers.next()) else {
         return None;

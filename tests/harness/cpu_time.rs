@@ -11,10 +11,13 @@ use std::time::Duration;
 
 use parking_lot::Mutex;
 
-/// A share of one core above which the peers' CPU draws a warning: a
-/// thread that never sleeps uses a whole core by itself, and the reference
-/// peers use a few percent.
-pub(crate) const BUSY_SHARE: f64 = 1.0;
+/// A share of one core above which the judged processes' CPU draws a
+/// warning. A test and its processes share one core (see `cpu.rs`), of
+/// which a thread that never sleeps takes most. The reference's peers use
+/// about 1 % in 2A and at most 61 % in the KV tests, whose clerks run at
+/// full speed. A test sharing its core with others (the grader with more
+/// jobs than cores) gets less of it, so a busy loop may stay under this.
+pub(crate) const BUSY_SHARE: f64 = 0.8;
 
 /// The judged processes alive (their pids, which are also their process
 /// groups), and the CPU time of those that ended.
@@ -50,7 +53,11 @@ pub(crate) fn alive() -> Vec<i32> {
 /// The CPU time every judged process of this test binary has used so far.
 pub(crate) fn judged_cpu() -> Duration {
     let ledger = LEDGER.lock();
-    let alive: Duration = ledger.alive.iter().filter_map(|&pid| process_cpu(pid)).sum();
+    let alive: Duration = ledger
+        .alive
+        .iter()
+        .filter_map(|&pid| process_cpu(pid))
+        .sum();
     ledger.ended + alive
 }
 
@@ -79,7 +86,9 @@ fn process_cpu(pid: i32) -> Option<Duration> {
     // SAFETY: sysconf only reads a configuration value.
     let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     let ticks = u64::try_from(ticks).ok().filter(|&t| t > 0)?;
-    Some(Duration::from_nanos((user + system) * 1_000_000_000 / ticks))
+    Some(Duration::from_nanos(
+        (user + system) * 1_000_000_000 / ticks,
+    ))
 }
 
 /// CPU clocks at one moment, to measure a stretch of a test.
@@ -153,6 +162,9 @@ mod tests {
         let wall = Duration::from_secs(10);
         assert_eq!(busy_warning(Duration::from_millis(300), wall), None);
         let warning = busy_warning(Duration::from_secs(25), wall).unwrap();
-        assert!(warning.contains("25.0 s of CPU in 10.0 s (250 % of a core)"), "{warning}");
+        assert!(
+            warning.contains("25.0 s of CPU in 10.0 s (250 % of a core)"),
+            "{warning}"
+        );
     }
 }

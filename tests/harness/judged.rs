@@ -24,8 +24,8 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use labrpc::{ClientEnd, OnReply, RpcError, Server};
 use parking_lot::Mutex;
 
-use crate::{cpu_time, logcapture};
 use crate::protocol::{read_frame, write_frame, Applied, FromPeer, Role, ToPeer};
+use crate::{cpu_time, logcapture};
 
 /// Names the `judged` binary, when it is not beside the test's own
 /// directory (`target/<profile>/judged`, where cargo puts it).

@@ -87,7 +87,7 @@ fn test(grades: &Grades, test: &TestGrade) -> Test {
             if test.busy_runs() > 0 {
                 let _ = write!(
                     output,
-                    " In {} run(s) it kept more than a whole core busy: look for a busy loop \
+                    " In {} run(s) it kept more than 80 % of a core busy: look for a busy loop \
                      (a thread that polls without sleeping); the tests are timing sensitive.",
                     test.busy_runs()
                 );

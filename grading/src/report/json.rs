@@ -188,5 +188,9 @@ mod tests {
         assert_eq!(failed["runs"][1]["log"], "runs/2A-re_election-run2.log");
         assert_eq!(failed["runs"][2]["outcome"], "timeout");
         assert_eq!(report["tests"][0]["runs"][0]["reason"], Value::Null);
+        assert_eq!(report["tests"][0]["runs"][0]["cpu_secs"], 0.5);
+        assert_eq!(report["tests"][0]["runs"][0]["busy"], false);
+        assert_eq!(report["tests"][0]["mean_cpu_secs"], 0.5);
+        assert_eq!(report["tests"][0]["busy_runs"], 0);
     }
 }

@@ -45,11 +45,12 @@ pub fn render(grades: &Grades) -> String {
                 test.timeouts(),
                 seconds(test.mean_time()),
                 seconds(test.max_time()),
-                test.mean_cpu().map_or("-".to_string(), |s| format!("{s:.2}")),
+                test.mean_cpu()
+                    .map_or("-".to_string(), |s| format!("{s:.2}")),
                 format!("{}/{}", points(grades.earned(test)), test.points),
                 busy = match test.busy_runs() {
                     0 => String::new(),
-                    n => format!("  BUSY in {n} run(s): over a core of CPU, look for a busy loop"),
+                    n => format!("  BUSY in {n} run(s): over 80 % of a core, look for a busy loop"),
                 },
             );
         }
@@ -139,21 +140,37 @@ mod tests {
         let lines: Vec<&str> = table.lines().collect();
         assert_eq!(
             lines[0],
-            "part  test               passed  timeouts   mean s    max s     points"
+            "part  test               passed  timeouts   mean s    max s    cpu s     points"
         );
         assert_eq!(
             lines[1],
-            "2A    initial_election      3/3         0      3.0      3.0        5/5"
+            "2A    initial_election      3/3         0      3.0      3.0     0.50        5/5"
         );
         assert_eq!(
             lines[2],
-            "2A    re_election           1/3         1     43.7    120.0       0/10"
+            "2A    re_election           1/3         1     43.7    120.0     0.50       0/10"
         );
         assert!(lines[3].ends_with("5/15"), "{}", lines[3]);
         assert!(table.contains("\nscore: 5/15\n"));
         assert!(table.contains("\nnotes:\n  raft/build.rs was not compiled or run\n"));
         assert!(table.contains("  2A re_election run 3: exited with status 101\n"));
         assert!(table.contains("    seed: 8741\n    output: runs/2A-re_election-run3.log\n"));
+    }
+
+    #[test]
+    fn a_run_that_kept_a_core_busy_is_flagged() {
+        let mut grades = sample();
+        grades.tests[0].runs[1].cpu = Some(crate::grades::CpuUse {
+            seconds: 7.5,
+            wall: 3.0,
+        });
+        let table = render(&grades);
+        let row = table.lines().nth(1).unwrap();
+        assert!(
+            row.ends_with("5/5  BUSY in 1 run(s): over 80 % of a core, look for a busy loop"),
+            "{row}"
+        );
+        assert!(!table.lines().nth(2).unwrap().contains("BUSY"));
     }
 
     #[test]
