@@ -291,6 +291,16 @@ impl Config {
             .map(|(_, i)| i)
     }
 
+    /// The newest term any running server is in: it changes exactly when
+    /// an election has begun somewhere.
+    pub fn newest_term(&self) -> u64 {
+        let servers = self.servers.lock();
+        let terms = servers
+            .iter()
+            .filter_map(|slot| Some(slot.kv.as_ref()?.get_state().0));
+        terms.max().unwrap_or(0)
+    }
+
     /// Crashes server `i`: disconnects it, deletes its server so no reply
     /// of the old instance arrives, and kills its process (`SIGKILL`); what
     /// it saved before the kill is what a restart gets.
