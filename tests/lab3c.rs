@@ -2,19 +2,21 @@
 //! extended paper). Puts and Appends go through the log as in 3A; a Get is
 //! answered by the leader once a majority has confirmed, after the Get
 //! arrived, that it still leads, and its state machine has applied the
-//! read index. The scripted tests drive the service where each of those
-//! rules matters; the generic ones run 3A's and 3B's scenarios with mostly
-//! Gets, every history checked for linearizability.
+//! read index. The `raft_` tests call `Raft::read_index` directly; the
+//! scripted KV tests drive the service where each rule matters; the
+//! generic ones run 3A's and 3B's scenarios with mostly Gets, every history
+//! checked for linearizability.
 
 use std::thread;
 use std::time::{Duration, Instant};
 
 use harness::kv::rules::{
-    READ_AFTER_APPLY, READ_INDEX_CONFIRMED, READ_INDEX_OWN_TERM, READ_WRITES_NOTHING,
+    READ_AFTER_APPLY, READ_INDEX_CONFIRMED, READ_INDEX_OWN_TERM, READ_ROUNDS_SHARED,
+    READ_WRITES_NOTHING,
 };
 use harness::kv::{append_value, generic_test, Config, GenericTest};
 use harness::rules::likely_causes;
-use harness::{Detached, Net, ELECTION_TIMEOUT};
+use harness::{join_or_fail, Applier, Config as RaftConfig, Detached, Net, ELECTION_TIMEOUT};
 
 /// 3B's bound on the persisted Raft state.
 const MAX_RAFT_STATE: usize = 1000;
@@ -36,6 +38,168 @@ const HEALED_COMPLETION: Duration = Duration::from_secs(3);
 /// before each: enough that a restarted server has a long log to apply.
 const LEADER_CHANGES: usize = 4;
 const APPENDS_PER_CHANGE: usize = 50;
+
+/// Tries at a read on a leader whose term has a committed entry, before
+/// the test gives up on `read_index` answering.
+const READ_TRIES: usize = 3;
+
+/// Reads asked of one leader at once in `raft_reads_share_rounds`.
+const CONCURRENT_READS: usize = 30;
+
+/// How long `raft_reads_share_rounds` holds the leader's messages, well
+/// under the half second a read may wait for its round.
+const ROUND_HOLD: Duration = Duration::from_millis(200);
+
+/// Commits `cmd` in the current leader's term, then asks that leader for a
+/// read index, which must cover the command. Retries if leadership moves
+/// meanwhile; fails if a leader of a term with a committed entry keeps
+/// answering `None`. Returns the leader and the read index.
+#[track_caller]
+fn confirmed_read(cfg: &RaftConfig, cmd: u64, voters: usize) -> (usize, u64) {
+    let mut last = String::new();
+    for _ in 0..READ_TRIES {
+        let leader = cfg.check_one_leader();
+        let Some((index, term)) = cfg.start(leader, cmd) else {
+            continue;
+        };
+        if cfg.wait(index, voters, Some(term)).is_none() {
+            continue;
+        }
+        match cfg.read_index(leader) {
+            Some(read) if read >= index => return (leader, read),
+            Some(read) => panic!(
+                "S{leader}, leader of term {term}, answered read_index with {read} after \
+                 index {index} had committed: a read index is the leader's commit index, \
+                 which covers every committed entry{}",
+                likely_causes(&[READ_INDEX_CONFIRMED])
+            ),
+            None if cfg.state(leader) == Some((term, true)) => {
+                last = format!(
+                    "S{leader} still led term {term} with index {index} of its term \
+                     committed, and read_index answered None"
+                );
+            }
+            None => {}
+        }
+    }
+    panic!(
+        "no read_index answered in {READ_TRIES} tries: {last}{}",
+        likely_causes(&[READ_INDEX_CONFIRMED, READ_INDEX_OWN_TERM])
+    )
+}
+
+#[test]
+fn raft_read_index_needs_a_majority() {
+    let servers = 3;
+    let cfg = RaftConfig::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("Raft: read_index needs a majority, and only a leader answers");
+    let (leader, _) = confirmed_read(&cfg, 101, servers);
+    for follower in (0..servers).filter(|&i| i != leader) {
+        if let Some(read) = cfg.read_index(follower) {
+            panic!(
+                "S{follower}, a follower, answered read_index with {read}: only a leader \
+                 that a majority confirms may answer{}",
+                likely_causes(&[READ_INDEX_CONFIRMED])
+            );
+        }
+    }
+    // Cut off, the leader still believes it leads; it must not answer,
+    // whether asked at once (its followers acknowledged it a moment ago)
+    // or later.
+    cfg.disconnect(leader);
+    let cut_off = Instant::now();
+    while cut_off.elapsed() < MINORITY_WAIT {
+        if let Some(read) = cfg.read_index(leader) {
+            panic!(
+                "S{leader}, cut off from every other peer {} ms before, answered read_index \
+                 with {read}: acknowledgements from before a read began confirm nothing{}",
+                cut_off.elapsed().as_millis(),
+                likely_causes(&[READ_INDEX_CONFIRMED])
+            );
+        }
+    }
+    // The others elect a leader, which answers once its term has an entry.
+    confirmed_read(&cfg, 102, servers - 1);
+    cfg.end();
+}
+
+#[test]
+fn raft_read_index_waits_for_an_entry_of_its_term() {
+    let servers = 3;
+    let cfg = RaftConfig::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("Raft: a new leader answers no read before an entry of its term commits");
+    let old_leader = cfg.check_one_leader();
+    let committed = cfg.one(201, servers, false);
+    // Its followers may not yet know that `committed` committed: a new
+    // leader's commit index can lag behind what the old one answered.
+    cfg.disconnect(old_leader);
+    let leader = cfg.check_one_leader();
+    let (term, _) = cfg.state(leader).unwrap_or_default();
+    if let Some(read) = cfg.read_index(leader).filter(|&read| read <= committed) {
+        panic!(
+            "S{leader}, new leader of term {term}, answered read_index with {read} before any \
+             entry of its term committed (index {committed} had committed under S{old_leader}, \
+             and nothing was started since){}",
+            likely_causes(&[READ_INDEX_OWN_TERM])
+        );
+    }
+    confirmed_read(&cfg, 202, servers - 1);
+    cfg.end();
+}
+
+#[test]
+fn raft_reads_share_rounds() {
+    let servers = 3;
+    let cfg = RaftConfig::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("Raft: reads waiting at once share heartbeat rounds");
+    let (leader, committed) = confirmed_read(&cfg, 301, servers);
+    let followers: Vec<usize> = (0..servers).filter(|&i| i != leader).collect();
+    for &f in &followers {
+        cfg.hold_link(leader, f, true);
+    }
+    let (sent, reads) = thread::scope(|scope| {
+        let readers: Vec<_> = (0..CONCURRENT_READS)
+            .map(|_| scope.spawn(|| cfg.read_index(leader)))
+            .collect();
+        thread::sleep(ROUND_HOLD);
+        let sent: Vec<usize> = followers
+            .iter()
+            .map(|&f| {
+                cfg.hold_link(leader, f, false);
+                cfg.held_count(leader, f)
+            })
+            .collect();
+        for &f in &followers {
+            cfg.deliver_held(leader, f);
+        }
+        let reads: Vec<Option<u64>> = readers.into_iter().map(join_or_fail).collect();
+        (sent, reads)
+    });
+    if let Some(other) = reads
+        .iter()
+        .find(|read| !read.is_some_and(|read| read >= committed))
+    {
+        panic!(
+            "S{leader} led throughout, but a read answered {other:?} (index {committed} had \
+             committed){}",
+            likely_causes(&[READ_INDEX_CONFIRMED])
+        );
+    }
+    if let Some(&most) = sent
+        .iter()
+        .max()
+        .filter(|&&most| most > CONCURRENT_READS / 2)
+    {
+        panic!(
+            "{CONCURRENT_READS} reads waiting at once made the leader send {most} messages to \
+             one follower in {} ms, its replies held: reads that wait together share one \
+             round of heartbeats{}",
+            ROUND_HOLD.as_millis(),
+            likely_causes(&[READ_ROUNDS_SHARED])
+        );
+    }
+    cfg.end();
+}
 
 #[test]
 fn reads_grow_nothing() {

@@ -391,6 +391,12 @@ impl Config {
         Some(self.raft(i)?.get_state())
     }
 
+    /// Calls `read_index()` on peer `i` (it blocks for a round trip or
+    /// until the peer gives up); `None` as well if the peer is down.
+    pub fn read_index(&self, i: usize) -> Option<u64> {
+        self.raft(i)?.read_index()
+    }
+
     /// The current instance of peer `i`, if up.
     pub(crate) fn raft(&self, i: usize) -> Option<RemoteRaft> {
         self.peers.lock()[i].raft.clone()

@@ -76,6 +76,7 @@ fn judged_binary() -> PathBuf {
 pub(crate) enum Answer {
     Started(Option<(u64, u64)>),
     State(u64, bool),
+    ReadIndexed(Option<u64>),
     ClerkDone(String),
     CallTimes(Vec<Option<u64>>),
 }
@@ -384,6 +385,7 @@ impl Shared {
             FromPeer::State { req, term, leader } => {
                 self.answer(req, Answer::State(term, leader))?
             }
+            FromPeer::ReadIndexed { req, index } => self.answer(req, Answer::ReadIndexed(index))?,
             FromPeer::ClerkDone { req, value } => self.answer(req, Answer::ClerkDone(value))?,
             FromPeer::CallTimes { req, nanos } => self.answer(req, Answer::CallTimes(nanos))?,
             FromPeer::Log {

@@ -101,6 +101,11 @@ pub enum ToPeer {
         /// The judge's id for the request.
         req: u64,
     },
+    /// Call `Raft::read_index()`; answer with [`FromPeer::ReadIndexed`].
+    ReadIndex {
+        /// The judge's id for the request.
+        req: u64,
+    },
     /// The judge has checked the last [`FromPeer::Applied`] message: take
     /// the next one from `apply_ch`, after calling `Raft::snapshot(index,
     /// data)` if `snapshot` is set (then say [`FromPeer::SnapshotTaken`]).
@@ -198,6 +203,13 @@ pub enum FromPeer {
         term: u64,
         /// Whether the peer believes it leads.
         leader: bool,
+    },
+    /// `read_index()` returned this.
+    ReadIndexed {
+        /// The request's id.
+        req: u64,
+        /// What it returned.
+        index: Option<u64>,
     },
     /// A clerk operation returned (`value` is a Get's, else empty).
     ClerkDone {

@@ -1,5 +1,5 @@
-//! A Raft peer as the checks see it: `Raft::start` and `Raft::get_state`,
-//! asked of the judged process that runs the peer.
+//! A Raft peer as the checks see it: `Raft::start`, `Raft::get_state` and
+//! `Raft::read_index`, asked of the judged process that runs the peer.
 
 use std::sync::Arc;
 
@@ -22,6 +22,14 @@ impl RemoteRaft {
     pub(crate) fn start(&self, command: Vec<u8>) -> Option<(u64, u64)> {
         match self.process.ask(|req| ToPeer::Start { req, command }) {
             Some(Answer::Started(result)) => result,
+            _ => None,
+        }
+    }
+
+    /// `Raft::read_index()`; `None` as well if the process has died.
+    pub(crate) fn read_index(&self) -> Option<u64> {
+        match self.process.ask(|req| ToPeer::ReadIndex { req }) {
+            Some(Answer::ReadIndexed(index)) => index,
             _ => None,
         }
     }

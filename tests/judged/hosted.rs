@@ -163,6 +163,10 @@ impl Host {
                 let (term, leader) = host.peer.wait().raft().get_state();
                 link.send(&FromPeer::State { req, term, leader });
             }),
+            ToPeer::ReadIndex { req } => self.on_thread(link, move |host, link| {
+                let index = host.peer.wait().raft().read_index();
+                link.send(&FromPeer::ReadIndexed { req, index });
+            }),
             ToPeer::TimeCalls { req, calls } => self.on_thread(link, move |_, link| {
                 let end = link.ends(1).remove(0);
                 let nanos = (0..calls)

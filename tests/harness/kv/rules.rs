@@ -87,6 +87,14 @@ pub const READ_INDEX_OWN_TERM: Rule = Rule {
     source: "§8 (read-only operations, first precaution); thesis §6.4, step 1",
 };
 
+/// Reads waiting at once share heartbeat rounds.
+pub const READ_ROUNDS_SHARED: Rule = Rule {
+    id: "read-rounds-shared",
+    statement: "reads that arrive while a round of heartbeats is being gathered wait for one \
+                round together; a read does not send heartbeats of its own",
+    source: "thesis §6.4 (batching read-only requests)",
+};
+
 /// A read is answered from a state that has applied its read index.
 pub const READ_AFTER_APPLY: Rule = Rule {
     id: "read-after-apply",
