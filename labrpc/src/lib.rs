@@ -40,6 +40,7 @@ mod faults;
 mod network;
 mod pool;
 mod remote;
+mod reply_slot;
 mod service;
 mod timer;
 

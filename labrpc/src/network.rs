@@ -15,6 +15,7 @@ use serde::Serialize;
 use crate::faults::{self, Knobs, Route};
 use crate::pool::Pool;
 use crate::remote::{OnReply, Transport};
+use crate::reply_slot::reply_slot;
 use crate::timer::Timer;
 use crate::{RpcError, Server};
 
@@ -458,11 +459,9 @@ impl ClientEnd {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let (tx, rx) = crossbeam_channel::bounded(1);
-        self.call_async(method, args, move |reply| {
-            let _ = tx.send(reply);
-        });
-        rx.recv().unwrap_or(Err(RpcError::Shutdown))
+        let (filler, waiter) = reply_slot();
+        self.call_async(method, args, move |reply| filler.fill(reply));
+        waiter.wait().unwrap_or(Err(RpcError::Shutdown))
     }
 
     /// Starts a call and returns at once; `on_reply` runs exactly once with

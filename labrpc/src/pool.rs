@@ -1,13 +1,18 @@
 //! An elastic thread pool for handlers: a job never waits behind a blocked
 //! one, because a submitter either claims an idle worker or starts a new one.
+//!
+//! Idle workers sleep on a condition variable, not a channel: a channel's
+//! receiver spins and yields before it sleeps, and a pool has many idle
+//! workers (see `reply_slot`).
 
+use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::{Condvar, Mutex};
 
 type Job = Box<dyn FnOnce() + Send>;
 
@@ -15,9 +20,17 @@ type Job = Box<dyn FnOnce() + Send>;
 const IDLE_EXIT: Duration = Duration::from_secs(2);
 
 struct Shared {
-    jobs: Receiver<Job>,
+    queue: Mutex<Queue>,
+    queued: Condvar,
     /// Workers waiting for a job that no submitter has claimed yet.
     idle: AtomicUsize,
+}
+
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// The pool was dropped: workers leave once the queue is empty.
+    closed: bool,
 }
 
 /// An elastic thread pool: [`execute`](Pool::execute) hands a job to an
@@ -25,7 +38,6 @@ struct Shared {
 /// The network runs handlers on one; a process that serves calls for a
 /// network elsewhere can run them on one too. Idle workers leave after 2 s.
 pub struct Pool {
-    jobs: Sender<Job>,
     shared: Arc<Shared>,
 }
 
@@ -38,11 +50,10 @@ impl Default for Pool {
 impl Pool {
     /// A pool with no workers yet.
     pub fn new() -> Pool {
-        let (jobs, receiver) = crossbeam_channel::unbounded();
         Pool {
-            jobs,
             shared: Arc::new(Shared {
-                jobs: receiver,
+                queue: Mutex::default(),
+                queued: Condvar::new(),
                 idle: AtomicUsize::new(0),
             }),
         }
@@ -61,7 +72,8 @@ impl Pool {
             ) {
                 Ok(_) => {
                     // A claimed worker is waiting: it will take this job.
-                    let _ = self.jobs.send(job);
+                    self.shared.queue.lock().jobs.push_back(job);
+                    self.shared.queued.notify_one();
                     return;
                 }
                 Err(now) => idle = now,
@@ -77,6 +89,13 @@ impl Pool {
     }
 }
 
+impl Drop for Pool {
+    fn drop(&mut self) {
+        self.shared.queue.lock().closed = true;
+        self.shared.queued.notify_all();
+    }
+}
+
 fn work(first: Job, shared: &Shared) {
     let mut job = first;
     loop {
@@ -84,19 +103,23 @@ fn work(first: Job, shared: &Shared) {
         // only keeps a worker alive if something else unwinds.
         let _ = catch_unwind(AssertUnwindSafe(job));
         shared.idle.fetch_add(1, Ordering::AcqRel);
+        let mut queue = shared.queue.lock();
         job = loop {
-            match shared.jobs.recv_timeout(IDLE_EXIT) {
-                Ok(next) => break next,
-                Err(RecvTimeoutError::Disconnected) => return,
-                Err(RecvTimeoutError::Timeout) => {
-                    // Leave only if no submitter has claimed this idle slot;
-                    // a claimed slot means a job is on its way.
-                    if try_decrement(&shared.idle) {
-                        return;
-                    }
+            if let Some(next) = queue.jobs.pop_front() {
+                break next;
+            }
+            if queue.closed {
+                return;
+            }
+            if shared.queued.wait_for(&mut queue, IDLE_EXIT).timed_out() {
+                // Leave only if no submitter has claimed this idle slot;
+                // a claimed slot means a job is on its way.
+                if try_decrement(&shared.idle) {
+                    return;
                 }
             }
         };
+        drop(queue);
     }
 }
 

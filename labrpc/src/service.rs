@@ -7,6 +7,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::reply_slot::reply_slot;
 use crate::{OnReply, RpcError};
 
 type Handler = Box<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, RpcError> + Send + Sync>;
@@ -167,15 +168,13 @@ impl Server {
     /// elsewhere calls it.
     pub fn dispatch(&self, full_name: &str, request: &[u8]) -> Result<Vec<u8>, RpcError> {
         if let Some(forward) = &self.forward {
-            let (tx, rx) = crossbeam_channel::bounded(1);
+            let (filler, waiter) = reply_slot();
             forward(
                 full_name,
                 request.to_vec(),
-                Box::new(move |reply| {
-                    let _ = tx.send(reply);
-                }),
+                Box::new(move |reply| filler.fill(reply)),
             );
-            return rx.recv().unwrap_or(Err(RpcError::ServerGone));
+            return waiter.wait().unwrap_or(Err(RpcError::ServerGone));
         }
         let (service, method) = split_method(full_name)?;
         match self.services.get(service) {
