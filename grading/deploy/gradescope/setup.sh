@@ -13,6 +13,7 @@ source "$HOME/.cargo/env"
 
 cd /autograder/source
 cargo build --release -p grading
+cargo fetch
 # Compile the dependencies into the submissions' build directory once, here,
 # rather than during the first student's grading: grade a copy of the
 # reference tree on one test.
