@@ -109,6 +109,13 @@ fn merge_course(dirs: &[PathBuf], out: Option<&Path>) -> Result<Vec<(String, Gra
                 names(dirs.iter())
             )));
         }
+        if let Some((dir, _)) = shards.iter().find(|(_, g)| g.plan != stamps[0].plan) {
+            return Err(Error::Other(format!(
+                "{}: graded in another plan than its course ({})",
+                dir.display(),
+                stamps[0].plan
+            )));
+        }
         let grades = combine(&shards)?;
         if let Some(out) = out {
             write(&out.join(student), &shards, &grades)?;
