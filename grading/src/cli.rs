@@ -3,22 +3,51 @@
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::exit;
 use crate::parts::Part;
+use crate::shard::ShardArg;
 
 /// Grades a raft-labs submission (or the reference tree): builds it with the
 /// official tests, runs every test of the chosen parts in its own process,
 /// several times and in parallel, and scores it from the points table.
 #[derive(Parser, Debug, Clone)]
-#[command(name = "grade", version, after_help = exit::HELP)]
+#[command(
+    name = "grade",
+    version,
+    after_help = exit::HELP,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    /// Another task than grading.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// The student tree to grade (it must hold raft/ and kvraft/; its tests/,
     /// labrpc/ and root Cargo manifests are replaced by the official ones).
     /// Without it, the reference tree is graded.
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, value_name = "DIR", conflicts_with = "submissions")]
     pub submission: Option<PathBuf>,
+
+    /// Grade every subdirectory of DIR as a student's submission (the
+    /// student's name is the subdirectory's), one after the other with one
+    /// build cache, each into its own directory under --report, with a
+    /// course table (course.csv) of them all.
+    #[arg(long, value_name = "DIR", requires = "report")]
+    pub submissions: Option<PathBuf>,
+
+    /// Run only shard I of N (1-based: 1/4 ... 4/4) of the work, balanced
+    /// by the tests' expected times; `grade merge` the N shards' reports.
+    /// `auto`: from Slurm's SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT,
+    /// or Kubernetes' JOB_COMPLETION_INDEX with GRADE_SHARD_COUNT.
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<ShardArg>,
+
+    /// The results.json of an earlier grading, whose mean times per test
+    /// balance the shards [default: the points table's [seconds.<part>]].
+    #[arg(long, value_name = "FILE")]
+    pub timings: Option<PathBuf>,
 
     /// The parts to grade, comma separated.
     #[arg(
@@ -84,6 +113,30 @@ pub struct Cli {
     pub points: Option<PathBuf>,
 }
 
+/// The tasks other than grading.
+#[derive(Subcommand, Debug, Clone)]
+pub enum Command {
+    /// Combines the reports of a sharded grading's N shards (each shard's
+    /// --report directory) into the reports one unsharded grading writes.
+    Merge(MergeArgs),
+}
+
+/// The command line of `grade merge`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct MergeArgs {
+    /// The shards' report directories, every one of them.
+    #[arg(value_name = "DIR", required = true)]
+    pub dirs: Vec<PathBuf>,
+
+    /// Write the merged reports (as `grade --report` would) into DIR.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
+
+    /// What to print on standard output.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
 /// The report printed on standard output.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -128,6 +181,24 @@ mod tests {
     }
 
     #[test]
+    fn merge_is_a_subcommand_beside_the_grading_flags() {
+        let cli = Cli::try_parse_from(["grade", "merge", "a", "b", "--report", "out"]).unwrap();
+        match cli.command {
+            Some(Command::Merge(merge)) => {
+                assert_eq!(merge.dirs, [PathBuf::from("a"), PathBuf::from("b")]);
+                assert_eq!(merge.report, Some(PathBuf::from("out")));
+            }
+            None => panic!("merge was not parsed"),
+        }
+        let cli = Cli::try_parse_from(["grade", "--parts", "2A", "--shard", "2/4"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(
+            cli.shard,
+            Some(ShardArg::Fixed(crate::shard::Shard::new(2, 4).unwrap()))
+        );
+    }
+
+    #[test]
     fn parts_are_sorted_and_deduplicated() {
         let cli = Cli::try_parse_from(["grade", "--parts", "2b,2A,2B"]).unwrap();
         assert_eq!(cli.parts(), vec![Part::P2A, Part::P2B]);
@@ -142,6 +213,20 @@ mod tests {
             &["grade", "--timeout", "0"],
             &["grade", "--build-timeout", "0"],
             &["grade", "--format", "xml"],
+            &["grade", "--shard", "0/4"],
+            &["grade", "--shard", "4"],
+            &["grade", "--submissions", "subs"],
+            &[
+                "grade",
+                "--submissions",
+                "s",
+                "--submission",
+                "a",
+                "--report",
+                "r",
+            ],
+            &["grade", "merge"],
+            &["grade", "--parts", "2A", "merge", "a"],
         ] {
             assert!(Cli::try_parse_from(args).is_err(), "{args:?} was accepted");
         }

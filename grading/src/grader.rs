@@ -13,17 +13,21 @@ use crate::build::{self, Binaries, Build, BuildDir};
 use crate::capture::KEPT_HEAD;
 use crate::cli::Cli;
 use crate::confine::Confinement;
+use crate::digest;
 use crate::error::{io_error, Error};
 use crate::grades::{BuildStatus, Failure, Grades, Outcome, RunRecord, TestGrade};
 use crate::groups;
 use crate::listing::{self, Listing};
 use crate::output;
 use crate::parts::Part;
+use crate::plan::{Plan, Share};
 use crate::points::{PointsTable, DEFAULT_TABLE};
 use crate::progress::Progress;
 use crate::report;
 use crate::runner::{self, Finished, TestRun, Verdict};
 use crate::schedule::{self, Event};
+use crate::shard::Shard;
+use crate::timings::Timings;
 use crate::tree;
 
 /// The cargo target directory, under the reference tree, that every
@@ -53,22 +57,97 @@ struct Job {
     run: u32,
 }
 
-/// Grades what `cli` asks for; the progress view is drawn when `visible`.
+/// What every grading of one command line shares: the reference tree, the
+/// points table, the expected times and the official tests' version.
+#[derive(Debug)]
+pub struct Setup {
+    /// The reference tree.
+    pub reference: PathBuf,
+    /// The points table.
+    pub table: PointsTable,
+    /// The tests' expected times.
+    pub timings: Timings,
+    /// The version of the official tests.
+    pub tests_version: String,
+}
+
+impl Setup {
+    /// Finds the reference tree and reads the tables `cli` names.
+    pub fn new(cli: &Cli) -> Result<Setup, Error> {
+        let reference = tree::find_reference()?;
+        let points_file = cli
+            .points
+            .clone()
+            .unwrap_or_else(|| reference.join(DEFAULT_TABLE));
+        let table = PointsTable::load(&points_file)?;
+        for part in cli.parts() {
+            table.tests(part)?;
+        }
+        let timings = match &cli.timings {
+            Some(file) => Timings::load(file)?,
+            None => Timings::default(),
+        };
+        let tests_version = digest::tests_version(&reference)?;
+        Ok(Setup {
+            reference,
+            table,
+            timings,
+            tests_version,
+        })
+    }
+}
+
+/// Where one grading stands in its plan.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    /// The plan's identity.
+    pub plan: &'a str,
+    /// The shard being run, if only one.
+    pub shard: Option<Shard>,
+    /// The runs this shard (or the whole grading) runs.
+    pub share: &'a Share,
+    /// The graded submission's index in the plan.
+    pub submission: usize,
+}
+
+/// Grades what `cli` asks for, only `shard`'s share of it if given; the
+/// progress view is drawn when `visible`.
 ///
 /// A submission that does not build is graded (score 0, the compiler's
 /// errors in [`Grades::build`]); an `Err` means nothing could be graded.
-pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
+pub fn grade(cli: &Cli, shard: Option<Shard>, visible: bool) -> Result<Grades, Error> {
+    let setup = Setup::new(cli)?;
+    let name = match &cli.submission {
+        Some(dir) => dir
+            .canonicalize()
+            .ok()
+            .and_then(|d| Some(d.file_name()?.to_string_lossy().into_owned()))
+            .unwrap_or_else(|| dir.display().to_string()),
+        None => "reference".to_string(),
+    };
+    let plan = Plan::new(cli, &setup.table, &setup.timings, vec![name])?;
+    let share = plan.share(shard);
+    let stamp = Stamp {
+        plan: &plan.id,
+        shard,
+        share: &share,
+        submission: 0,
+    };
+    grade_in(cli, &setup, stamp, visible)
+}
+
+/// Grades `cli.submission` (or the reference tree) as `stamp` places it
+/// in its plan: only the runs of its share.
+pub fn grade_in(
+    cli: &Cli,
+    setup: &Setup,
+    stamp: Stamp<'_>,
+    visible: bool,
+) -> Result<Grades, Error> {
     let started = Instant::now();
-    let reference = tree::find_reference()?;
-    let points_file = cli
-        .points
-        .clone()
-        .unwrap_or_else(|| reference.join(DEFAULT_TABLE));
-    let table = PointsTable::load(&points_file)?;
+    let (reference, table) = (setup.reference.clone(), &setup.table);
     let parts = cli.parts();
-    for &part in &parts {
-        table.tests(part)?;
-    }
+    let planned = |part: Part, test: &str| stamp.share.runs(stamp.submission, part, test);
     let submission = match &cli.submission {
         Some(dir) => Some(
             dir.canonicalize()
@@ -144,6 +223,9 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
         tests: Vec::new(),
         elapsed: started.elapsed(),
         finished: false,
+        shard: stamp.shard,
+        plan: stamp.plan.to_string(),
+        tests_version: setup.tests_version.clone(),
     };
     let binaries = match built {
         Err(error) => {
@@ -157,7 +239,7 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
             );
             for &part in &parts {
                 let names = table.tests(part)?.keys().cloned().collect();
-                grades.tests.extend(tests_of(part, names, &table)?);
+                grades.tests.extend(tests_of(part, names, table, &planned)?);
             }
             grades.tests = selected(grades.tests, &cli.tests)?;
             grades.build = BuildStatus::Failed {
@@ -186,11 +268,11 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
                 }
                 listed => listed,
             };
-        match listing::check(part, listed, &table, submission.is_some())? {
-            Listing::Official(tests) => grades.tests.extend(graded_tests(part, tests)),
+        match listing::check(part, listed, table, submission.is_some())? {
+            Listing::Official(tests) => grades.tests.extend(graded_tests(part, tests, &planned)),
             Listing::Foreign(why) => {
                 let names = table.tests(part)?.keys().cloned().collect();
-                let mut tests = tests_of(part, names, &table)?;
+                let mut tests = tests_of(part, names, table, &planned)?;
                 for test in &mut tests {
                     let job = |run| Job {
                         test: 0,
@@ -198,8 +280,8 @@ pub fn grade(cli: &Cli, visible: bool) -> Result<Grades, Error> {
                         name: test.name.clone(),
                         run,
                     };
-                    test.runs = (1..=cli.runs)
-                        .map(|run| never_ran(cli, submission.as_deref(), &job(run), &why))
+                    test.runs = (test.planned.iter())
+                        .map(|&run| never_ran(cli, submission.as_deref(), &job(run), &why))
                         .collect();
                 }
                 grades.notes.push(format!("{why}: part {part} scores 0"));
@@ -245,7 +327,7 @@ fn run_all(
         .enumerate()
         .filter(|(_, t)| t.runs.is_empty())
         .flat_map(|(test, t)| {
-            (1..=cli.runs).map(move |run| Job {
+            t.planned.iter().map(move |&run| Job {
                 test,
                 part: t.part,
                 name: t.name.clone(),
@@ -318,24 +400,34 @@ fn run_all(
     );
     match failure {
         Some(error) => Err(error),
-        None => Ok(grades
-            .tests
-            .iter()
-            .all(|t| t.runs.len() == cli.runs as usize)),
+        None => Ok(grades.all_ran()),
     }
 }
 
-/// The tests `names` of `part`, with their points.
-fn tests_of(part: Part, names: Vec<String>, table: &PointsTable) -> Result<Vec<TestGrade>, Error> {
-    Ok(graded_tests(part, table.match_tests(part, &names)?))
+/// The runs of a test of a part that a grading runs.
+type Planned<'a> = dyn Fn(Part, &str) -> Vec<u32> + 'a;
+
+/// The tests `names` of `part`, with their points and planned runs.
+fn tests_of(
+    part: Part,
+    names: Vec<String>,
+    table: &PointsTable,
+    planned: &Planned<'_>,
+) -> Result<Vec<TestGrade>, Error> {
+    Ok(graded_tests(
+        part,
+        table.match_tests(part, &names)?,
+        planned,
+    ))
 }
 
-/// The tests of `part`, with their points, yet to run.
-fn graded_tests(part: Part, tests: Vec<(String, u32)>) -> Vec<TestGrade> {
+/// The tests of `part`, with their points and planned runs, yet to run.
+fn graded_tests(part: Part, tests: Vec<(String, u32)>, planned: &Planned<'_>) -> Vec<TestGrade> {
     tests
         .into_iter()
         .map(|(name, points)| TestGrade {
             part,
+            planned: planned(part, &name),
             name,
             points,
             runs: Vec::new(),
@@ -537,6 +629,7 @@ mod tests {
             part: Part::P2A,
             name: name.into(),
             points: 1,
+            planned: vec![1],
             runs: Vec::new(),
         };
         let picked = selected(vec![test("a"), test("b")], &["b".into()]).unwrap();

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::parts::Part;
 use crate::points::Policy;
+use crate::shard::Shard;
 
 /// A grading, finished or in progress.
 #[derive(Debug, Clone)]
@@ -38,8 +39,16 @@ pub struct Grades {
     pub tests: Vec<TestGrade>,
     /// Time since grading started.
     pub elapsed: Duration,
-    /// Every run has finished (or the build failed): the scores are final.
+    /// Every planned run has finished (or the build failed): the scores
+    /// are final, or, for a shard, ready to merge.
     pub finished: bool,
+    /// The shard of the plan this grading ran, if it ran only one.
+    pub shard: Option<Shard>,
+    /// The identity of the whole plan (every submission, test and run) this
+    /// grading is part of.
+    pub plan: String,
+    /// The version of the official tests it ran.
+    pub tests_version: String,
 }
 
 /// How the build went.
@@ -65,6 +74,8 @@ pub struct TestGrade {
     pub name: String,
     /// Its worth in the points table.
     pub points: u32,
+    /// The run numbers this grading runs: every one, or a shard's share.
+    pub planned: Vec<u32>,
     /// Its finished runs, by run number.
     pub runs: Vec<RunRecord>,
 }
@@ -266,11 +277,27 @@ impl Grades {
         }
     }
 
-    /// Full marks: built, finished, and every test passed every run.
+    /// Full marks: built, finished, and every test passed every run (for a
+    /// shard, every run of its share).
     pub fn full_marks(&self) -> bool {
         self.finished
             && self.build_errors().is_none()
-            && self.tests.iter().all(|t| self.status(t) == Status::Passed)
+            && self
+                .tests
+                .iter()
+                .all(|t| t.runs.len() == t.planned.len() && t.passed() == t.planned.len() as u32)
+    }
+
+    /// The runs planned, and those finished.
+    pub fn run_counts(&self) -> (usize, usize) {
+        let planned = self.tests.iter().map(|t| t.planned.len()).sum();
+        let finished = self.tests.iter().map(|t| t.runs.len()).sum();
+        (planned, finished)
+    }
+
+    /// Whether every planned run has finished.
+    pub fn all_ran(&self) -> bool {
+        self.tests.iter().all(|t| t.runs.len() == t.planned.len())
     }
 }
 
@@ -319,12 +346,14 @@ pub(crate) mod tests {
                     part: Part::P2A,
                     name: "initial_election".into(),
                     points: 5,
+                    planned: vec![1, 2, 3],
                     runs: (1..=3).map(|i| run(i, Outcome::Passed, 3)).collect(),
                 },
                 TestGrade {
                     part: Part::P2A,
                     name: "re_election".into(),
                     points: 10,
+                    planned: vec![1, 2, 3],
                     runs: vec![
                         run(1, Outcome::Passed, 5),
                         run(2, Outcome::Failed, 6),
@@ -334,6 +363,9 @@ pub(crate) mod tests {
             ],
             elapsed: Duration::from_secs(200),
             finished: true,
+            shard: None,
+            plan: "0123456789abcdef".into(),
+            tests_version: "fedcba9876543210".into(),
         }
     }
 

@@ -7,12 +7,15 @@
 //! [2A]
 //! initial_election = 5
 //! re_election = 5
+//!
+//! [seconds.2A]             # optional: each test's expected seconds, to
+//! initial_election = 3.1   # balance shards (see `timings`)
 //! ```
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{io_error, Error};
 use crate::parts::Part;
@@ -21,7 +24,7 @@ use crate::parts::Part;
 pub const DEFAULT_TABLE: &str = "grading/points.toml";
 
 /// How a test's runs turn into points.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Policy {
     /// A test earns its points only if every one of its runs passed.
@@ -50,7 +53,11 @@ pub struct PointsTable {
     /// How runs turn into points.
     pub policy: Policy,
     parts: BTreeMap<Part, BTreeMap<String, u32>>,
+    seconds: BTreeMap<Part, BTreeMap<String, f64>>,
 }
+
+/// The section of expected seconds per test: `[seconds.2A]`.
+const SECONDS: &str = "seconds";
 
 impl PointsTable {
     /// Reads and checks the table in `file`.
@@ -77,7 +84,12 @@ impl PointsTable {
         })?;
         let mut policy = Policy::default();
         let mut parts = BTreeMap::new();
+        let mut seconds = BTreeMap::new();
         for (key, value) in table {
+            if key == SECONDS {
+                seconds = parse_seconds(&value).map_err(error)?;
+                continue;
+            }
             if key == "policy" {
                 policy = match value.as_str() {
                     Some("all-runs") => Policy::AllRuns,
@@ -110,11 +122,28 @@ impl PointsTable {
             }
             parts.insert(part, points);
         }
+        for (part, tests) in &seconds {
+            if let Some(test) = tests
+                .keys()
+                .find(|t| parts.get(part).is_none_or(|p| !p.contains_key(*t)))
+            {
+                return Err(error(format!(
+                    "[{SECONDS}.{part}] names `{test}`, to which [{part}] gives no points"
+                )));
+            }
+        }
         Ok(PointsTable {
             file: file.to_path_buf(),
             policy,
             parts,
+            seconds,
         })
+    }
+
+    /// The expected seconds of one run of `test` of `part`, if the table
+    /// gives them.
+    pub fn expected_seconds(&self, part: Part, test: &str) -> Option<f64> {
+        self.seconds.get(&part)?.get(test).copied()
     }
 
     /// The tests of `part` with their points, as the table names them.
@@ -151,6 +180,29 @@ impl PointsTable {
     }
 }
 
+/// The `[seconds.<part>]` tables: `test = seconds`, a number over 0.
+fn parse_seconds(value: &toml::Value) -> Result<BTreeMap<Part, BTreeMap<String, f64>>, String> {
+    let shape =
+        || format!("{SECONDS} must hold tables: [{SECONDS}.2A] with `test = seconds` lines");
+    let mut seconds = BTreeMap::new();
+    for (key, tests) in value.as_table().ok_or_else(shape)? {
+        let part: Part = key.parse().map_err(|e| format!("[{SECONDS}.{key}]: {e}"))?;
+        let mut expected = BTreeMap::new();
+        for (test, value) in tests.as_table().ok_or_else(shape)? {
+            let number = value
+                .as_float()
+                .or_else(|| value.as_integer().map(|n| n as f64))
+                .filter(|s| s.is_finite() && *s > 0.0)
+                .ok_or_else(|| {
+                    format!("[{SECONDS}.{key}] {test} = {value}: seconds must be a number over 0")
+                })?;
+            expected.insert(test.clone(), number);
+        }
+        seconds.insert(part, expected);
+    }
+    Ok(seconds)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,6 +224,10 @@ mod tests {
             [("b".to_string(), 2), ("a".to_string(), 3)]
         );
         assert_eq!(parse("[2B]\nx = 1\n").unwrap().policy, Policy::AllRuns);
+        let timed = parse("[2A]\na = 1\nb = 1\n[seconds.2A]\na = 2.5\nb = 4\n").unwrap();
+        assert_eq!(timed.expected_seconds(Part::P2A, "a"), Some(2.5));
+        assert_eq!(timed.expected_seconds(Part::P2A, "b"), Some(4.0));
+        assert_eq!(timed.expected_seconds(Part::P2B, "a"), None);
     }
 
     #[test]
@@ -192,6 +248,18 @@ mod tests {
             (
                 "2A = 5\n",
                 "points.toml: 2A must be a table: [2A] with `test = points` lines",
+            ),
+            (
+                "[2A]\nx = 1\n[seconds.2A]\nx = 0\n",
+                "points.toml: [seconds.2A] x = 0: seconds must be a number over 0",
+            ),
+            (
+                "[2A]\nx = 1\n[seconds.2A]\ny = 3\n",
+                "points.toml: [seconds.2A] names `y`, to which [2A] gives no points",
+            ),
+            (
+                "seconds = 3\n",
+                "points.toml: seconds must hold tables: [seconds.2A] with `test = seconds` lines",
             ),
             (
                 "policy = \"best\"\n",

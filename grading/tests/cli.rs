@@ -32,6 +32,25 @@ fn zero_runs_is_a_usage_error() {
 }
 
 #[test]
+fn a_bad_shard_is_a_usage_error() {
+    rejected(
+        &["--shard", "0/4"],
+        exit::USAGE,
+        "shard 0/4 does not exist: shards count from 1, as in 1/4 ... 4/4",
+    );
+    rejected(
+        &["--shard", "2of4"],
+        exit::USAGE,
+        "`2of4` is not I/N (as in 2/4) or auto",
+    );
+    rejected(
+        &["--shard", "auto"],
+        exit::USAGE,
+        "--shard auto: neither Slurm's SLURM_ARRAY_TASK_ID and SLURM_ARRAY_TASK_COUNT nor",
+    );
+}
+
+#[test]
 fn a_missing_submission_is_named() {
     rejected(
         &["--submission", "/no/such/submission"],

@@ -31,10 +31,12 @@ pub fn render(grades: &Grades) -> String {
         .filter(|&&p| grades.tests.iter().any(|t| t.part == p))
     {
         for test in grades.tests.iter().filter(|t| t.part == part) {
-            let pending = if grades.status(test) == Status::Pending {
-                " (not finished)"
-            } else {
-                ""
+            let pending = match grades.status(test) {
+                Status::Pending if test.runs.len() == test.planned.len() => {
+                    " (other runs in other shards)"
+                }
+                Status::Pending => " (not finished)",
+                _ => "",
             };
             let _ = writeln!(
                 out,
@@ -78,6 +80,13 @@ pub fn render(grades: &Grades) -> String {
         grades.max_score(None),
         if grades.finished { "" } else { " (partial)" }
     );
+    if let Some(shard) = grades.shard {
+        let _ = writeln!(
+            out,
+            "shard {shard} of plan {}: only its runs; `grade merge` every shard's report for the score",
+            grades.plan
+        );
+    }
 
     if !grades.notes.is_empty() {
         let _ = writeln!(out, "\nnotes:");
