@@ -106,7 +106,7 @@ fn merge_course(dirs: &[PathBuf], out: Option<&Path>) -> Result<Vec<(String, Gra
         if shards.is_empty() {
             return Err(Error::Other(format!(
                 "no shard graded student {student} (given: {})",
-                names(dirs.iter())
+                names(dirs.iter().map(PathBuf::as_path))
             )));
         }
         if let Some((dir, _)) = shards.iter().find(|(_, g)| g.plan != stamps[0].plan) {
@@ -134,7 +134,7 @@ fn merge_course(dirs: &[PathBuf], out: Option<&Path>) -> Result<Vec<(String, Gra
 }
 
 /// The directories, for messages.
-fn names<'a>(dirs: impl Iterator<Item = &'a PathBuf>) -> String {
+fn names<'a>(dirs: impl Iterator<Item = &'a Path>) -> String {
     dirs.map(|d| d.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
@@ -208,14 +208,7 @@ fn check_shards(stamps: &[Stamp<'_>]) -> Result<(), Error> {
         return refuse(format!(
             "{noun} {} {verb} missing (given: {})",
             missing.join(", "),
-            names(
-                stamps
-                    .iter()
-                    .map(|s| s.dir)
-                    .map(Path::to_path_buf)
-                    .collect::<Vec<_>>()
-                    .iter()
-            )
+            names(stamps.iter().map(|s| s.dir))
         ));
     }
     Ok(())
@@ -266,7 +259,7 @@ fn combine(shards: &[(PathBuf, Grades)]) -> Result<Grades, Error> {
                 "no shard ran {} {} run {run} (given: {})",
                 test.part,
                 test.name,
-                names(shards.iter().map(|(dir, _)| dir))
+                names(shards.iter().map(|(dir, _)| dir.as_path()))
             ));
         }
     }
