@@ -128,10 +128,10 @@ fn raft_read_index_waits_for_an_entry_of_its_term() {
     let servers = 3;
     let cfg = RaftConfig::new(servers, Net::Reliable, Applier::Checking);
     cfg.begin("Raft: a new leader answers no read before an entry of its term commits");
-    let old_leader = cfg.check_one_leader();
     let committed = cfg.one(201, servers, false);
-    // Its followers may not yet know that `committed` committed: a new
-    // leader's commit index can lag behind what the old one answered.
+    // Whoever leads now has no entry of its term above `committed`; nor
+    // will the leader the others elect once it is cut off.
+    let old_leader = cfg.check_one_leader();
     cfg.disconnect(old_leader);
     let leader = cfg.check_one_leader();
     let (term, _) = cfg.state(leader).unwrap_or_default();

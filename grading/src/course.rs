@@ -149,6 +149,16 @@ struct Row {
     note: &'static str,
 }
 
+impl Row {
+    /// The student's points in `part`, if it was graded.
+    fn cell(&self, part: Part) -> Option<&str> {
+        self.parts
+            .iter()
+            .find(|(p, _)| *p == part)
+            .map(|(_, cell)| cell.as_str())
+    }
+}
+
 fn row(student: &str, grades: &Grades) -> Row {
     let fraction = |score: f64, max: u32| format!("{}/{max}", points(score));
     Row {
@@ -217,11 +227,7 @@ pub fn csv(rows: &[(String, Grades)]) -> String {
         let row = row(student, grades);
         out.push_str(&quote(&row.student));
         for part in &parts {
-            let cell = row
-                .parts
-                .iter()
-                .find(|(p, _)| p == part)
-                .map_or("", |(_, c)| c);
+            let cell = row.cell(*part).unwrap_or("");
             let _ = write!(out, ",{cell}");
         }
         let _ = writeln!(
@@ -268,11 +274,7 @@ pub fn table(rows: &[(String, Grades)]) -> String {
     for row in &rows {
         let _ = write!(out, "{:<width$}", row.student);
         for part in &parts {
-            let cell = row
-                .parts
-                .iter()
-                .find(|(p, _)| p == part)
-                .map_or("-", |(_, c)| c);
+            let cell = row.cell(*part).unwrap_or("-");
             let _ = write!(out, "  {cell:>7}");
         }
         let _ = write!(
