@@ -12,7 +12,7 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use testrun::cargo::{self, CargoMessage};
 
 use crate::error::{io_error, Error};
 use crate::parts::Part;
@@ -237,33 +237,28 @@ pub fn build(
 fn read_messages(stdout: impl Read, sender: &mpsc::Sender<Message>) {
     for line in BufReader::new(stdout).lines() {
         let Ok(line) = line else { return };
-        let message = match serde_json::from_str::<CargoLine>(&line) {
-            Ok(CargoLine::CompilerArtifact {
-                target,
-                profile,
+        let message = match cargo::parse(&line) {
+            Some(CargoMessage::Artifact {
+                name,
+                test,
+                bin,
                 executable,
             }) => {
-                let is_test = profile.test && target.kind.iter().any(|k| k == "test");
-                let is_judged = !profile.test
-                    && target.name == JUDGED_BINARY
-                    && target.kind.iter().any(|k| k == "bin");
-                match (is_test, is_judged, executable) {
-                    (true, _, Some(path)) => {
-                        if let Some(part) = Part::from_target(&target.name) {
+                match (executable, test) {
+                    (Some(path), true) => {
+                        if let Some(part) = Part::from_target(&name) {
                             let _ = sender.send(Message::TestBinary(part, path));
                         }
                     }
-                    (_, true, Some(path)) => {
+                    (Some(path), false) if bin && name == JUDGED_BINARY => {
                         let _ = sender.send(Message::Judged(path));
                     }
                     _ => {}
                 }
-                Message::Compiled(target.name)
+                Message::Compiled(name)
             }
-            Ok(CargoLine::CompilerMessage { message }) if message.level == "error" => {
-                Message::Error(message.rendered.unwrap_or(message.message))
-            }
-            _ => continue,
+            Some(CargoMessage::Error(text)) => Message::Error(text),
+            None => continue,
         };
         if sender.send(message).is_err() {
             return;
@@ -327,80 +322,14 @@ fn without_cargo_status(stderr: &str) -> String {
         .join("\n")
 }
 
-/// A line of `cargo --message-format=json` output, as far as the grader reads it.
-#[derive(Deserialize)]
-#[serde(tag = "reason", rename_all = "kebab-case")]
-enum CargoLine {
-    CompilerArtifact {
-        target: Target,
-        profile: Profile,
-        executable: Option<PathBuf>,
-    },
-    CompilerMessage {
-        message: Diagnostic,
-    },
-    #[serde(other)]
-    Other,
-}
-
-#[derive(Deserialize)]
-struct Target {
-    name: String,
-    kind: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct Profile {
-    test: bool,
-}
-
-#[derive(Deserialize)]
-struct Diagnostic {
-    level: String,
-    message: String,
-    rendered: Option<String>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn reads_cargos_messages() {
-        let artifact = r#"{"reason":"compiler-artifact","package_id":"x","target":{"kind":["test"],"crate_types":["bin"],"name":"lab2a","src_path":"/t/tests/lab2a.rs"},"profile":{"opt_level":"3","debuginfo":1,"debug_assertions":false,"overflow_checks":false,"test":true},"features":[],"filenames":["/t/target/release/deps/lab2a-1"],"executable":"/t/target/release/deps/lab2a-1","fresh":false}"#;
-        match serde_json::from_str::<CargoLine>(artifact).unwrap() {
-            CargoLine::CompilerArtifact {
-                target,
-                profile,
-                executable,
-            } => {
-                assert_eq!((target.name.as_str(), profile.test), ("lab2a", true));
-                assert_eq!(target.kind, ["test"]);
-                assert_eq!(
-                    executable,
-                    Some(PathBuf::from("/t/target/release/deps/lab2a-1"))
-                );
-            }
-            _ => panic!("not read as an artifact"),
-        }
-        let error = r#"{"reason":"compiler-message","package_id":"x","target":{},"message":{"level":"error","message":"mismatched types","rendered":"error[E0308]: mismatched types\n","code":null,"spans":[],"children":[]}}"#;
-        assert!(matches!(
-            serde_json::from_str::<CargoLine>(error).unwrap(),
-            CargoLine::CompilerMessage { message } if message.rendered.as_deref() == Some("error[E0308]: mismatched types\n")
-        ));
-        let finished = r#"{"reason":"build-finished","success":true}"#;
-        assert!(matches!(
-            serde_json::from_str::<CargoLine>(finished).unwrap(),
-            CargoLine::Other
-        ));
-    }
-
-    #[test]
     fn a_build_that_hangs_is_killed_with_what_it_started() {
         use std::os::unix::fs::PermissionsExt;
-        let _turn = crate::reaper::SWEEPS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _turn = crate::SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
         crate::reaper::become_subreaper().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");

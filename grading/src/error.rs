@@ -68,10 +68,12 @@ pub fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     }
 }
 
-/// Attaches the program's name to a failure to start it.
-pub fn spawn_error(program: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Spawn {
-        program: program.display().to_string(),
-        source,
+impl From<testrun::Error> for Error {
+    fn from(error: testrun::Error) -> Error {
+        match error {
+            testrun::Error::Spawn { program, source } => Error::Spawn { program, source },
+            testrun::Error::Io { path, source } => Error::Io { path, source },
+            testrun::Error::Other(message) => Error::Other(message),
+        }
     }
 }

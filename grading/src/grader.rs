@@ -491,7 +491,8 @@ fn record(
 ) -> Result<RunRecord, Error> {
     let (outcome, reason) = match &finished.verdict {
         Verdict::Passed => {
-            let text = output::read_end(&finished.output, CPU_READ_LIMIT)?;
+            let text = output::read_end(&finished.output, CPU_READ_LIMIT)
+                .map_err(io_error(&finished.output))?;
             return Ok(RunRecord {
                 run: job.run,
                 outcome: Outcome::Passed,
@@ -525,7 +526,8 @@ fn record(
             KEPT_HEAD >> 20
         );
     }
-    let text = output::read_end(&finished.output, OUTPUT_READ_LIMIT)?;
+    let text = output::read_end(&finished.output, OUTPUT_READ_LIMIT)
+        .map_err(io_error(&finished.output))?;
     let log = match &cli.report {
         Some(dir) => {
             let relative = report::run_log(job.part, &job.name, job.run);

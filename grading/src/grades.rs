@@ -9,6 +9,8 @@ use crate::parts::Part;
 use crate::points::Policy;
 use crate::shard::Shard;
 
+pub use testrun::cpu::{CpuUse, BUSY_SHARE};
+
 /// A grading, finished or in progress.
 #[derive(Debug, Clone)]
 pub struct Grades {
@@ -94,35 +96,6 @@ pub struct RunRecord {
     /// The CPU the code under test used, as the run's harness reported it
     /// (`None` for a run killed before it could).
     pub cpu: Option<CpuUse>,
-}
-
-/// A share of one core above which a run is flagged as busy: a test's
-/// processes share one core, of which a thread that never sleeps takes
-/// most, and the reference stays under 61 %. With more jobs than cores a
-/// test gets less than its core, so a busy run may escape the flag; the
-/// flag never falsely accuses. The harness warns at the same share
-/// (`tests/harness/cpu_time.rs`).
-pub const BUSY_SHARE: f64 = 0.8;
-
-/// The CPU the judged processes (the code under test) of one run used.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct CpuUse {
-    /// Their CPU seconds, all processes together.
-    pub seconds: f64,
-    /// The test's wall seconds.
-    pub wall: f64,
-}
-
-impl CpuUse {
-    /// The CPU seconds per wall second: 1.0 is one core kept busy.
-    pub fn share(&self) -> f64 {
-        self.seconds / self.wall.max(1e-3)
-    }
-
-    /// Whether the run used more than [`BUSY_SHARE`] of a core.
-    pub fn busy(&self) -> bool {
-        self.share() > BUSY_SHARE
-    }
 }
 
 /// How a run ended.

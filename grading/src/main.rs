@@ -44,8 +44,9 @@ fn main() -> ExitCode {
         Some(Ok(shard)) => Some(shard),
         None => None,
     };
-    if let Err(error) = groups::install_interrupt().and_then(|()| reaper::become_subreaper()) {
-        return failed(error);
+    if let Err(error) = groups::install_interrupt("grade").and_then(|()| reaper::become_subreaper())
+    {
+        return failed(error.into());
     }
     let visible = std::io::stdout().is_terminal();
     if cli.submissions.is_some() {

@@ -1,35 +1,20 @@
-//! Runs one test of a test binary in its own process group, with a
-//! timeout, and decides from the harness's completion record whether it
-//! passed.
-//!
-//! The completion record: for each run the grader writes a fresh random
-//! token to a fresh file and names it in `RAFT_LABS_TOKEN_FILE`, and names a
-//! record file that does not exist yet in `RAFT_LABS_RECORD`. The harness
-//! reads and deletes the token file when the test begins, before any code
-//! under test runs, and appends `passed <token>` to the record when the test
-//! passes. A run passes only if its process exited with status 0 and the
-//! record holds that line: code under test that ends the process early, or
-//! prints what a passing test prints, earns nothing.
+//! Runs one test of a test binary in its own process group, confined, with
+//! a timeout, and decides from the harness's completion record
+//! ([`testrun::completion`]) whether it passed.
 
-use std::fs::{self, File};
-use std::io;
-use std::os::unix::process::ExitStatusExt;
+use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
+use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use crate::capture::{capture, KEPT_HEAD, KEPT_TAIL};
+use testrun::completion::Completion;
+use testrun::run::run_to_file;
+
 use crate::confine::{Confinement, Jail};
 use crate::error::{io_error, Error};
 use crate::output;
-use crate::supervise::{Ended, Supervised};
+use crate::supervise::{describe, Ended};
 
-/// The variable naming the file that holds a run's token.
-pub const TOKEN_FILE_VAR: &str = "RAFT_LABS_TOKEN_FILE";
-/// The variable naming the file the harness appends `passed <token>` to.
-pub const RECORD_VAR: &str = "RAFT_LABS_RECORD";
 /// The variable that sets the simulated network's seed.
 pub const SEED_VAR: &str = "LABRPC_SEED";
 /// The variable naming the binary the harness starts each peer in.
@@ -38,9 +23,6 @@ pub const JUDGED_VAR: &str = "RAFT_LABS_JUDGED";
 /// The directory, in a run's directory, that the run may write in: its
 /// token, its record, its temporary files.
 const SCRATCH: &str = "box";
-
-/// How long the output of a run that has ended may take to arrive.
-const CAPTURE_GRACE: Duration = Duration::from_secs(5);
 
 /// How long listing a binary's tests may take.
 const LIST_TIMEOUT: Duration = Duration::from_secs(60);
@@ -99,21 +81,17 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
     let jail = run
         .confinement
         .jail(&[run.binary, run.judged], run.cwd, &scratch)?;
-    let token = format!("{:032x}", rand::random::<u128>());
-    let token_file = scratch.join("token");
-    fs::write(&token_file, &token).map_err(io_error(&token_file))?;
-    jail.give(&token_file)?;
-    let record = scratch.join("record");
+    let completion = Completion::create(&scratch.join("token"), &scratch.join("record"))?;
+    jail.give(&completion.token_file)?;
     let output = run.dir.join("output.log");
 
     let mut command = Command::new(run.binary);
     command
         .args(["--exact", run.test, "--test-threads", "1", "--nocapture"])
         .current_dir(run.cwd)
-        .env(TOKEN_FILE_VAR, &token_file)
-        .env(RECORD_VAR, &record)
         .env(JUDGED_VAR, run.judged)
         .env("TMPDIR", scratch.join("tmp"));
+    completion.hand_to(&mut command);
     match run.seed {
         Some(seed) => command.env(SEED_VAR, seed.to_string()),
         None => command.env_remove(SEED_VAR),
@@ -125,13 +103,15 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
 
     let verdict = if ended.timed_out {
         Verdict::TimedOut
-    } else if ended.status.success() && recorded(&record, &token) {
+    } else if ended.status.success() && completion.recorded() {
         Verdict::Passed
-    } else if let Some(why) = jail.out_of_memory(ended.status, &output::read_end(&output, 1 << 16)?)
-    {
+    } else if let Some(why) = jail.out_of_memory(
+        ended.status,
+        &output::read_end(&output, 1 << 16).map_err(io_error(&output))?,
+    ) {
         Verdict::Failed(why)
     } else {
-        Verdict::Failed(reason(ended.status, token_file.exists(), run.test))
+        Verdict::Failed(reason(ended.status, completion.token_unread(), run.test))
     };
     Ok(Finished {
         verdict,
@@ -179,12 +159,6 @@ pub fn list_tests(
         .collect())
 }
 
-/// Whether the record holds the line `passed <token>`.
-fn recorded(record: &Path, token: &str) -> bool {
-    let expected = format!("passed {token}");
-    fs::read_to_string(record).is_ok_and(|text| text.lines().any(|line| line.trim() == expected))
-}
-
 /// Why a run that did not time out failed, in one line.
 fn reason(status: ExitStatus, token_unread: bool, test: &str) -> String {
     if !status.success() {
@@ -200,20 +174,9 @@ fn reason(status: ExitStatus, token_unread: bool, test: &str) -> String {
     }
 }
 
-fn describe(status: ExitStatus) -> String {
-    match (status.code(), status.signal()) {
-        (Some(code), _) => format!("exited with status {code}"),
-        (None, Some(signal)) => format!("killed by signal {signal}"),
-        (None, None) => format!("ended: {status}"),
-    }
-}
-
-/// Runs `command` confined by `jail`, as the leader of a new process
-/// group, its standard output and error, capped, into `output`; kills the
-/// whole group at `timeout`. Once the leader has exited, whatever is left
-/// of its group, and every process it left behind, is killed too, so no
-/// stray process outlives the run. Also returns how many bytes of output
-/// were cut.
+/// Runs `command` confined by `jail` (see [`testrun::run::run_to_file`]):
+/// once the leader has exited, the processes the jail tracks, or else
+/// every orphan, are killed too.
 fn run_confined(
     mut command: Command,
     program: &Path,
@@ -221,33 +184,18 @@ fn run_confined(
     timeout: Duration,
     jail: &Jail,
 ) -> Result<(Ended, u64), Error> {
-    let file = File::create(output).map_err(io_error(output))?;
-    let (reader, writer) = io::pipe().map_err(io_error(output))?;
-    let err = writer.try_clone().map_err(io_error(output))?;
-    command.stdin(Stdio::null()).stdout(writer).stderr(err);
     jail.apply(&mut command);
-    let (sender, captured) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = sender.send(capture(reader, file, KEPT_HEAD, KEPT_TAIL));
-    });
-    let (supervised, _) = Supervised::spawn(command, program)?;
     let running = || jail.running();
     let tracked = jail
         .tracks_processes()
         .then_some(&running as &dyn Fn() -> Vec<u32>);
-    let ended = supervised.wait(timeout, tracked)?;
-    // Every writer is dead by now, unless one escaped the grader (it could
-    // not make itself a subreaper): then the output stops here.
-    let cut = match captured.recv_timeout(CAPTURE_GRACE) {
-        Ok(cut) => cut.map_err(io_error(output))?,
-        Err(_) => 0,
-    };
-    Ok((ended, cut))
+    Ok(run_to_file(command, program, output, timeout, tracked)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::capture::{KEPT_HEAD, KEPT_TAIL};
     use crate::sandbox;
     use std::os::unix::fs::PermissionsExt;
     use std::thread;
@@ -453,9 +401,7 @@ esac
 
     #[test]
     fn a_detached_child_is_killed_and_counted() {
-        let _turn = crate::reaper::SWEEPS
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+        let _turn = crate::SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
         let fake = fake();
         let finished = run(&fake, "detach", Duration::from_secs(30), None);
         if confinement().has_cgroups() {

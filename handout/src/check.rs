@@ -71,6 +71,8 @@ pub fn check(source: &Path) -> Result<(), Error> {
 
     stubbed_2a_fails_fast(&out, &target)?;
     println!("ok: the handout's 2A tests fail fast, naming 2A");
+    runner_reports_failures(&out, &target)?;
+    println!("ok: the runner (`labs`) reports each failed 2A run with its output file");
 
     let reference_target = source.join("target");
     cargo(
@@ -294,6 +296,58 @@ fn stubbed_2a_fails_fast(out: &Path, target: &Path) -> Result<(), Error> {
         ))),
         Some(_) => Ok(()),
     }
+}
+
+/// The student's runner, on the stubbed handout, runs one 2A test twice,
+/// exits 1, and names each failed run's output file, which holds the run.
+fn runner_reports_failures(out: &Path, target: &Path) -> Result<(), Error> {
+    let args = [
+        "run",
+        "--release",
+        "-q",
+        "-p",
+        "labs",
+        "--",
+        "initial_election",
+        "--runs",
+        "2",
+    ];
+    let output = crate::cargo_command()
+        .args(args)
+        .current_dir(out)
+        .env("CARGO_TARGET_DIR", target)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(io_error(Path::new("cargo")))?;
+    let table = String::from_utf8_lossy(&output.stdout);
+    let failure = |what: &str| {
+        Error::Other(format!(
+            "`cargo {}` in the handout {what}; it printed:\n{}\n{}",
+            args.join(" "),
+            tail(&table, 20),
+            tail(&String::from_utf8_lossy(&output.stderr), 20)
+        ))
+    };
+    if output.status.code() != Some(1) || !table.contains("2 of 2 runs failed") {
+        return Err(failure("did not exit 1 reporting both runs failed"));
+    }
+    let files: Vec<&str> = table
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("output: "))
+        .collect();
+    if files.len() != 2 {
+        return Err(failure("did not name an output file for each failed run"));
+    }
+    for file in files {
+        let path = out.join(file);
+        let text = fs::read_to_string(&path).map_err(io_error(&path))?;
+        if !text.contains("2A") {
+            return Err(failure(&format!(
+                "kept {file}, which does not hold the 2A run"
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_all(mut stream: impl Read + Send + 'static) -> thread::JoinHandle<String> {

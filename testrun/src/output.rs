@@ -2,23 +2,21 @@
 //! network seed to replay it with and the message that says why it failed.
 
 use std::fs::File;
-use std::io::{Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::Path;
 
-use crate::error::{io_error, Error};
-use crate::grades::CpuUse;
+use crate::cpu::CpuUse;
 
 /// How many lines of a panic message the failure message keeps.
 const MESSAGE_LINES: usize = 8;
 
 /// The last `limit` bytes of `path`, as text.
-pub fn read_end(path: &Path, limit: u64) -> Result<String, Error> {
-    let mut file = File::open(path).map_err(io_error(path))?;
-    let length = file.metadata().map_err(io_error(path))?.len();
-    file.seek(SeekFrom::Start(length.saturating_sub(limit)))
-        .map_err(io_error(path))?;
+pub fn read_end(path: &Path, limit: u64) -> io::Result<String> {
+    let mut file = File::open(path)?;
+    let length = file.metadata()?.len();
+    file.seek(SeekFrom::Start(length.saturating_sub(limit)))?;
     let mut bytes = Vec::new();
-    file.read_to_end(&mut bytes).map_err(io_error(path))?;
+    file.read_to_end(&mut bytes)?;
     Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 

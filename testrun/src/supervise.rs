@@ -49,12 +49,22 @@ pub struct Ended {
     pub status: ExitStatus,
     /// Killed at the timeout.
     pub timed_out: bool,
-    /// Killed because the grading was interrupted: it has no verdict.
+    /// Killed because the work was interrupted: it has no verdict.
     pub interrupted: bool,
     /// From start to the leader's exit.
     pub duration: Duration,
     /// Processes it left running outside its process group, killed.
     pub left_behind: usize,
+}
+
+/// How a process exited, in a few words: `exited with status 101`,
+/// `killed by signal 9`.
+pub fn describe(status: ExitStatus) -> String {
+    match (status.code(), status.signal()) {
+        (Some(code), _) => format!("exited with status {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => format!("ended: {status}"),
+    }
 }
 
 impl Supervised {
@@ -90,7 +100,7 @@ impl Supervised {
     /// Waits for the leader to exit, killing the group at `timeout`, then
     /// kills what is left of the tree: the group, then, if `tree` can name
     /// every process of the tree still running (a cgroup can), those; else
-    /// every orphan re-parented to the grader.
+    /// every orphan re-parented to the runner.
     pub fn wait(
         self,
         timeout: Duration,

@@ -1,10 +1,11 @@
 //! No process a run or a build started outlives it, not even one that left
-//! its process group or its session (`setsid`): the grader is a child
-//! subreaper (`PR_SET_CHILD_SUBREAPER`), so such a process, once its parent
-//! has died, becomes a child of the grader, and [`sweep`] kills and reaps
-//! every child of the grader that the grader did not start itself.
+//! its process group or its session (`setsid`): the program running the
+//! tests (the runner) is a child subreaper (`PR_SET_CHILD_SUBREAPER`), so
+//! such a process, once its parent has died, becomes a child of the runner,
+//! and [`sweep`] kills and reaps every child of the runner that it did not
+//! start itself.
 //!
-//! Every process the grader starts goes through [`spawn`], which records
+//! Every process the runner starts goes through [`spawn`], which records
 //! it until [`reaped`] is called for it.
 
 use std::collections::BTreeSet;
@@ -15,10 +16,10 @@ use std::sync::Mutex;
 
 use crate::error::Error;
 
-/// The processes the grader started and has not reaped yet.
+/// The processes the runner started and has not reaped yet.
 static STARTED: Mutex<BTreeSet<u32>> = Mutex::new(BTreeSet::new());
 
-/// Makes the grader the reaper of every orphan among its descendants.
+/// Makes the runner the reaper of every orphan among its descendants.
 pub fn become_subreaper() -> Result<(), Error> {
     // SAFETY: prctl with PR_SET_CHILD_SUBREAPER takes one integer argument
     // and touches no memory of ours.
@@ -33,7 +34,7 @@ pub fn become_subreaper() -> Result<(), Error> {
     }
 }
 
-/// Spawns `command`, recording the child as started by the grader (so
+/// Spawns `command`, recording the child as started by the runner (so
 /// [`sweep`] leaves it alone) until [`reaped`] is called with its pid.
 pub fn spawn(command: &mut Command) -> io::Result<Child> {
     // Held across the spawn, so a sweep never sees the new child
@@ -44,7 +45,7 @@ pub fn spawn(command: &mut Command) -> io::Result<Child> {
     Ok(child)
 }
 
-/// Forgets the child `pid`, which the grader has waited for.
+/// Forgets the child `pid`, which the runner has waited for.
 pub fn reaped(pid: u32) {
     STARTED
         .lock()
@@ -52,9 +53,9 @@ pub fn reaped(pid: u32) {
         .remove(&pid);
 }
 
-/// Kills and reaps every child of the grader it did not [`spawn`] (orphans
+/// Kills and reaps every child of the runner it did not [`spawn`] (orphans
 /// re-parented to it), again and again until there is none: killing one
-/// hands its own children to the grader. Returns how many were still
+/// hands its own children to the runner. Returns how many were still
 /// running when found.
 pub fn sweep() -> usize {
     let mut killed = 0;
@@ -74,7 +75,7 @@ pub fn sweep() -> usize {
     }
 }
 
-/// Reaps the orphans re-parented to the grader that have died, leaving the
+/// Reaps the orphans re-parented to the runner that have died, leaving the
 /// running ones alone (their own run kills them).
 pub fn reap_dead() {
     for (pid, _) in orphans().into_iter().filter(|&(_, running)| !running) {
@@ -83,7 +84,7 @@ pub fn reap_dead() {
     }
 }
 
-/// The children of the grader it did not [`spawn`], each with whether it is
+/// The children of the runner it did not [`spawn`], each with whether it is
 /// still running.
 fn orphans() -> Vec<(u32, bool)> {
     let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
@@ -92,11 +93,6 @@ fn orphans() -> Vec<(u32, bool)> {
         .filter(|(pid, _)| !started.contains(pid))
         .collect()
 }
-
-/// Held by the unit tests that [`sweep`] (which kills every orphan of the
-/// test process) and by those that count what a run left behind.
-#[cfg(test)]
-pub static SWEEPS: Mutex<()> = Mutex::new(());
 
 /// Sends SIGKILL to the process `pid`; one already gone is no error.
 pub fn kill(pid: u32) {
@@ -155,7 +151,6 @@ mod tests {
 
     #[test]
     fn a_detached_grandchild_is_swept() {
-        let _turn = SWEEPS.lock().unwrap_or_else(|e| e.into_inner());
         become_subreaper().unwrap();
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
