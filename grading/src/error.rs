@@ -62,10 +62,7 @@ impl std::error::Error for Error {}
 
 /// Attaches `path` to an I/O error: `.map_err(io_error(path))`.
 pub fn io_error(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
-    move |source| Error::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| testrun::error::io_error(path)(source).into()
 }
 
 impl From<testrun::Error> for Error {
