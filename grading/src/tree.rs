@@ -11,10 +11,11 @@ use crate::error::{io_error, Error};
 /// replacing whatever the submission holds under the same names. The
 /// manifests of `raft/` and `kvraft/` fix their dependencies and say
 /// `build = false`, so no build script of a submission is compiled or run.
-pub const OFFICIAL: [&str; 9] = [
+pub const OFFICIAL: [&str; 10] = [
     "tests",
     "labrpc",
     "lincheck",
+    "runlog",
     "testrun",
     "runner",
     "Cargo.toml",

@@ -69,8 +69,10 @@ pub fn check(source: &Path) -> Result<(), Error> {
     let (declared, newest) = rust_version_holds(&out)?;
     println!("ok: rust-version {declared} covers every dependency (the newest needs {newest})");
 
-    stubbed_2a_fails_fast(&out, &target)?;
+    let output = stubbed_2a_fails_fast(&out, &target)?;
     println!("ok: the handout's 2A tests fail fast, naming 2A");
+    let saved = failed_runs_are_saved(&output)?;
+    println!("ok: each failed 2A test saved its events ({saved} runs) and an HTML timeline");
     runner_reports_failures(&out, &target)?;
     println!("ok: the runner (`labs`) reports each failed 2A run with its output file");
 
@@ -250,7 +252,9 @@ fn cargo(dir: &Path, target: &Path, args: &[&str], env: &[(&str, &str)]) -> Resu
     )))
 }
 
-fn stubbed_2a_fails_fast(out: &Path, target: &Path) -> Result<(), Error> {
+/// Runs the stubbed handout's 2A tests, which must fail within
+/// [`FAIL_FAST_LIMIT`] naming 2A; returns what they printed.
+fn stubbed_2a_fails_fast(out: &Path, target: &Path) -> Result<String, Error> {
     let test = ["test", "--release", "--test", "lab2a"];
     cargo(out, target, &[&test[..], &["--no-run"]].concat(), &[])?;
     let started = Instant::now();
@@ -294,8 +298,41 @@ fn stubbed_2a_fails_fast(out: &Path, target: &Path) -> Result<(), Error> {
             "the handout's 2A tests fail without naming 2A; their output ends:\n{}",
             tail(&output, 20)
         ))),
-        Some(_) => Ok(()),
+        Some(_) => Ok(output),
     }
+}
+
+/// Every events file the failure reports name holds events ending in the
+/// failure, and has its HTML timeline beside it; returns how many.
+fn failed_runs_are_saved(output: &str) -> Result<usize, Error> {
+    let named: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.strip_prefix("events of this run: "))
+        .map(|rest| rest.split(" (").next().unwrap_or(rest).trim())
+        .collect();
+    if named.is_empty() {
+        return Err(Error::Other(format!(
+            "the handout's failed 2A tests named no events file; their output ends:\n{}",
+            tail(output, 20)
+        )));
+    }
+    for file in &named {
+        let path = Path::new(file);
+        let reader = fs::File::open(path).map_err(io_error(path))?;
+        let events = runlog::read_events(std::io::BufReader::new(reader))
+            .map_err(|e| Error::Other(format!("{file}: {e}")))?;
+        if !events
+            .iter()
+            .any(|e| matches!(e.kind, runlog::Kind::Failed { .. }))
+        {
+            return Err(Error::Other(format!("{file}: no failure among its events")));
+        }
+        let timeline = path.with_extension("html");
+        if !timeline.is_file() {
+            return Err(Error::Other(format!("{}: missing", timeline.display())));
+        }
+    }
+    Ok(named.len())
 }
 
 /// The student's runner, on the stubbed handout, runs one 2A test twice,

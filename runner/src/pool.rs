@@ -24,6 +24,9 @@ use crate::summary;
 /// The variable naming the binary the harness starts each peer in.
 const JUDGED_VAR: &str = "RAFT_LABS_JUDGED";
 
+/// The variable naming where the harness saves a failed run's events.
+const RUN_DIR_VAR: &str = "RAFT_LABS_RUN_DIR";
+
 /// How much of the end of a run's output is read for its verdict, seed,
 /// CPU and panic message.
 const READ_LIMIT: u64 = 1 << 20;
@@ -93,6 +96,9 @@ pub struct RunResult {
     pub message: Option<String>,
     /// Its output, kept unless it passed.
     pub output: Option<PathBuf>,
+    /// The HTML timeline the harness saved of it, if it failed (its events
+    /// file is beside it, ending `.jsonl`).
+    pub timeline: Option<PathBuf>,
 }
 
 impl RunResult {
@@ -159,6 +165,7 @@ fn run_one(plan: &Plan, test: usize, run: u32) -> Option<RunResult> {
         seed: None,
         message: None,
         output: Some(output.clone()),
+        timeline: None,
     };
     match judge(plan, chosen, &output) {
         Ok(Some((outcome, duration, text))) => {
@@ -167,6 +174,7 @@ fn run_one(plan: &Plan, test: usize, run: u32) -> Option<RunResult> {
             result.cpu = output::cpu(&text);
             result.seed = output::seed(&text);
             result.message = output::failure_message(&text);
+            result.timeline = timeline_in(&text);
         }
         Ok(None) => {
             let _ = fs::remove_file(&output);
@@ -181,6 +189,16 @@ fn run_one(plan: &Plan, test: usize, run: u32) -> Option<RunResult> {
         result.output = None;
     }
     Some(result)
+}
+
+/// The timeline the run's failure report names.
+fn timeline_in(text: &str) -> Option<PathBuf> {
+    let line = text
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix(runlog::TIMELINE_LINE))?;
+    let path = line.split(" (").next()?.trim();
+    (!path.is_empty()).then(|| PathBuf::from(path))
 }
 
 /// Runs `<binary> --exact <test> --test-threads 1 --nocapture` into
@@ -206,7 +224,8 @@ fn judge(
             "--nocapture",
         ])
         .current_dir(plan.cwd)
-        .env(JUDGED_VAR, plan.judged);
+        .env(JUDGED_VAR, plan.judged)
+        .env(RUN_DIR_VAR, plan.out);
     completion.hand_to(&mut command);
     let ended = run_to_file(command, &chosen.binary, output, plan.timeout, None);
     let passed = completion.recorded();
@@ -243,7 +262,7 @@ test="$2"
 token=$(cat "$RAFT_LABS_TOKEN_FILE") && rm "$RAFT_LABS_TOKEN_FILE"
 case "$test" in
   pass) echo "RAFT_LABS_CPU=0.5 5.0"; echo "passed $token" >> "$RAFT_LABS_RECORD"; exit 0 ;;
-  fail) echo "LABRPC_SEED=42"; echo "thread 'fail' panicked at tests/lab2a.rs:9:5:"; echo "two leaders in term 3"; echo; exit 101 ;;
+  fail) echo "LABRPC_SEED=42"; echo "thread 'fail' panicked at tests/lab2a.rs:9:5:"; echo "two leaders in term 3"; echo; echo "timeline of this run: $RAFT_LABS_RUN_DIR/t.html (open it in a browser)"; exit 101 ;;
   exit_early) exit 0 ;;
   hang) sleep 600 ;;
 esac
@@ -321,6 +340,8 @@ esac
             results[2].message.as_deref(),
             Some("two leaders in term 3 (at tests/lab2a.rs:9:5)")
         );
+        assert_eq!(results[2].timeline, Some(dir.path().join("t.html")));
+        assert_eq!(results[0].timeline, None);
         let kept = results[2].output.as_ref().unwrap();
         assert!(fs::read_to_string(kept).unwrap().contains("two leaders"));
         // Passing runs' outputs, tokens and records are gone.

@@ -46,9 +46,22 @@ pub fn details(chosen: &Chosen, result: &RunResult, root: &Path, indent: &str) -
             let _ = writeln!(text, "{indent}{line}");
         }
     }
+    let shown = |path: &'_ Path| {
+        path.strip_prefix(root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    };
     if let Some(output) = &result.output {
-        let shown = output.strip_prefix(root).unwrap_or(output);
-        let _ = writeln!(text, "{indent}output: {}", shown.display());
+        let _ = writeln!(text, "{indent}output: {}", shown(output));
+    }
+    if let Some(timeline) = &result.timeline {
+        let _ = writeln!(
+            text,
+            "{indent}timeline: {} (its events as columns: cargo run --release -p labs -- log {})",
+            shown(timeline),
+            shown(&timeline.with_extension("jsonl"))
+        );
     }
     let seed = result
         .seed
@@ -173,6 +186,8 @@ mod tests {
                     .to_string()
             }),
             output: (!passed).then(|| PathBuf::from(format!("/w/target/labs/r/lab2c-t-{run}.log"))),
+            timeline: (!passed)
+                .then(|| PathBuf::from(format!("/w/target/labs/r/lab2c-t-{run}.html"))),
         }
     }
 
@@ -202,7 +217,7 @@ mod tests {
             "{table}"
         );
         assert!(table.contains("2 of 4 runs failed:\n  lab2c figure8_unreliable #1: FAILED after 30.0 s (exited with status 101)\n    S1 and S2 both lead term 4\n"), "{table}");
-        assert!(table.contains("    output: target/labs/r/lab2c-t-2.log\n    replay: LABRPC_SEED=77 cargo test --release --test lab2c -- --exact figure8_unreliable\n"), "{table}");
+        assert!(table.contains("    output: target/labs/r/lab2c-t-2.log\n    timeline: target/labs/r/lab2c-t-2.html (its events as columns: cargo run --release -p labs -- log target/labs/r/lab2c-t-2.jsonl)\n    replay: LABRPC_SEED=77 cargo test --release --test lab2c -- --exact figure8_unreliable\n"), "{table}");
         assert!(
             table.contains("#2: TIMED OUT: killed after 120.0 s"),
             "{table}"

@@ -6,13 +6,14 @@ use std::time::{Duration, Instant};
 
 use labrpc::{HeldOrder, Network};
 use parking_lot::Mutex;
+use runlog::Kind;
 
 use crate::applier::{AppliedLogs, ApplierThread};
 use crate::ends::{fresh_ends, server_name};
 use crate::judged::{Disk, FirstDeath, Judged, Wiring};
 use crate::protocol::Role;
 use crate::remote_raft::RemoteRaft;
-use crate::{Cmd, Session};
+use crate::{runrecord, Cmd, Session};
 
 /// MIT's `RaftElectionTimeout`: tests allow this long for an election.
 pub const ELECTION_TIMEOUT: Duration = Duration::from_secs(1);
@@ -96,6 +97,9 @@ impl Config {
         let session = Session::start();
         let network = Network::new();
         session.set_seed(network.seed());
+        if net != Net::Reliable {
+            runrecord::network_change(None, "unreliable: true");
+        }
         network.set_reliable(net == Net::Reliable);
         network.set_long_delays(true);
         let cfg = Config {
@@ -191,7 +195,7 @@ impl Config {
     /// Connects peer `i`: enables its ends to the connected peers and
     /// theirs to it.
     pub fn connect(&self, i: usize) {
-        log::debug!("S{i} [harness] connected");
+        runrecord::harness_action(i, Kind::Connected, "connected");
         let mut peers = self.peers.lock();
         peers[i].connected = true;
         for j in 0..self.n {
@@ -203,7 +207,7 @@ impl Config {
 
     /// Disconnects peer `i` from every other peer, both directions.
     pub fn disconnect(&self, i: usize) {
-        log::debug!("S{i} [harness] disconnected");
+        runrecord::harness_action(i, Kind::Disconnected, "disconnected");
         self.cut_off(i);
     }
 
@@ -212,7 +216,7 @@ impl Config {
     /// requests do not reach `from`. It leaves both peers' connected state
     /// as it is; a restart of either drops the link (fresh ends).
     pub fn link(&self, from: usize, to: usize) {
-        log::debug!("S{from} [harness] linked to S{to}, one way");
+        runrecord::network_change(Some(from), &format!("linked to S{to}, one way"));
         if let Some(name) = self.end_name(from, to) {
             self.net.enable(&name, true);
         }
@@ -223,7 +227,7 @@ impl Config {
     /// undelivered, until [`deliver_held`](Config::deliver_held), even
     /// after holding stops. A restart of `from` drops them with its ends.
     pub fn hold_link(&self, from: usize, to: usize, on: bool) {
-        log::debug!("S{from} [harness] holding requests to S{to}: {on}");
+        runrecord::network_change(Some(from), &format!("holding requests to S{to}: {on}"));
         if let Some(name) = self.end_name(from, to) {
             self.net.hold(&name, on);
         }
@@ -241,7 +245,10 @@ impl Config {
         let delivered = self
             .end_name(from, to)
             .map_or(0, |name| self.net.deliver_held(&name, HeldOrder::AsSent));
-        log::debug!("S{from} [harness] {delivered} held requests to S{to} delivered");
+        runrecord::network_change(
+            Some(from),
+            &format!("{delivered} held requests to S{to} delivered"),
+        );
         delivered
     }
 
@@ -280,13 +287,13 @@ impl Config {
     /// saved before the kill is what a restart gets. A peer already down
     /// is left down.
     pub fn crash1(&self, i: usize) {
-        self.take_down(i, "crashed");
+        self.take_down(i, false);
     }
 
-    /// Cuts peer `i` off and kills its process, logging `what` happened
-    /// (a crash the test made, or the cleanup after it), so a failure's log
-    /// tails tell the two apart.
-    fn take_down(&self, i: usize, what: &str) {
+    /// Cuts peer `i` off and kills its process, logging whether it was a
+    /// crash the test made or the `cleanup` after it, so a failure's log
+    /// tails (and its timeline) tell the two apart.
+    fn take_down(&self, i: usize, cleanup: bool) {
         self.cut_off(i);
         self.net.delete_server(&server_name(i));
         let (raft, applier) = {
@@ -295,7 +302,12 @@ impl Config {
             (peer.raft.take(), peer.applier.take())
         };
         if let Some(raft) = raft {
-            log::debug!("S{i} [harness] {what}");
+            let what = if cleanup {
+                "stopped: the test is over (cleanup, not a crash)"
+            } else {
+                "crashed"
+            };
+            runrecord::harness_action(i, Kind::Crashed { cleanup }, what);
             raft.kill();
         }
         if let Some(applier) = applier {
@@ -320,7 +332,7 @@ impl Config {
         if let Err(problem) = self.logs.lock().restart(i, &saved.snapshot) {
             fail(format!("restarting S{i}: {problem}"));
         }
-        log::debug!("S{i} [harness] started");
+        runrecord::harness_action(i, Kind::Started, "started");
         let (events_tx, events) = crossbeam_channel::unbounded();
         let wiring = Wiring {
             ends,
@@ -437,11 +449,13 @@ impl Config {
 
     /// Makes the network reliable or not.
     pub fn set_unreliable(&self, unreliable: bool) {
+        runrecord::network_change(None, &format!("unreliable: {unreliable}"));
         self.net.set_reliable(!unreliable);
     }
 
     /// Switches long reordering of replies on or off.
     pub fn set_long_reordering(&self, on: bool) {
+        runrecord::network_change(None, &format!("long reordering: {on}"));
         self.net.set_long_reordering(on);
     }
 
@@ -472,7 +486,7 @@ impl Drop for Config {
     fn drop(&mut self) {
         self.session.unwatch();
         for i in 0..self.n {
-            self.take_down(i, "stopped: the test is over (cleanup, not a crash)");
+            self.take_down(i, true);
         }
         self.net.cleanup();
     }

@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use labrpc::{ClientEnd, OnReply, RpcError, Server};
 use parking_lot::Mutex;
+use runlog::Kind;
 
 use crate::protocol::{read_frame, write_frame, Applied, FromPeer, Role, ToPeer};
-use crate::{cpu_time, logcapture};
+use crate::{cpu_time, logcapture, runrecord};
 
 /// Names the `judged` binary, when it is not beside the test's own
 /// directory (`target/<profile>/judged`, where cargo puts it).
@@ -379,10 +380,25 @@ impl Shared {
                     disk.snapshot = snapshot;
                 }
             }
-            FromPeer::Applied(applied) => self.apply(wiring, ApplyEvent::Applied(applied))?,
+            FromPeer::Applied(applied) => {
+                let kind = match &applied {
+                    Applied::Command { index, term, .. } => Kind::Applied {
+                        index: *index,
+                        entry_term: Some(*term),
+                    },
+                    Applied::Snapshot { index, term, .. } => Kind::Snapshot {
+                        index: *index,
+                        entry_term: Some(*term),
+                    },
+                };
+                runrecord::record(runrecord::peer_of(&self.label), None, kind);
+                self.apply(wiring, ApplyEvent::Applied(applied))?
+            }
             FromPeer::SnapshotTaken => self.apply(wiring, ApplyEvent::SnapshotTaken)?,
             FromPeer::Started { req, result } => self.answer(req, Answer::Started(result))?,
             FromPeer::State { req, term, leader } => {
+                let peer = runrecord::peer_of(&self.label);
+                runrecord::record(peer, Some(term), Kind::State { leader });
                 self.answer(req, Answer::State(term, leader))?
             }
             FromPeer::ReadIndexed { req, index } => self.answer(req, Answer::ReadIndexed(index))?,

@@ -37,6 +37,7 @@ mod logcapture;
 pub mod protocol;
 mod remote_raft;
 pub mod rules;
+mod runrecord;
 mod session;
 
 pub use applier::SNAPSHOT_INTERVAL;
@@ -45,4 +46,5 @@ pub use cmd::{random_int, Cmd};
 pub use config::{Applier, Config, Net, ELECTION_TIMEOUT};
 pub use join::{join_or_fail, Detached, TestThread};
 pub use judged::JUDGED_ENV;
+pub use runrecord::RUN_DIR_ENV;
 pub use session::{Session, TIME_LIMIT};

@@ -1,7 +1,8 @@
 //! The process-wide logger. It prints to stderr what `RUST_LOG` asks for
 //! (env_logger syntax, e.g. `RUST_LOG=raft=debug`), and it keeps the last
 //! few debug lines of each peer so a failing test can show them even when
-//! `RUST_LOG` is unset.
+//! `RUST_LOG` is unset. Every line it keeps goes to the test's event record
+//! too ([`crate::runrecord`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
@@ -10,6 +11,9 @@ use std::time::Instant;
 
 use log::{Level, Log, Metadata, Record};
 use parking_lot::Mutex;
+use runlog::Kind;
+
+use crate::runrecord;
 
 /// Lines at this level or more severe are kept, whatever `RUST_LOG` says.
 const KEPT_LEVEL: Level = Level::Debug;
@@ -116,6 +120,13 @@ pub(crate) fn judged_log(label: &str, level: Level, target: &str, message: &str)
     }
     if level <= KEPT_LEVEL {
         capture.keep(Source::Process(label.to_string()), level, message);
+        let (_, term, text) = runrecord::split_line(message);
+        let kind = Kind::Log {
+            level: level.to_string(),
+            topic: target.to_string(),
+            text: text.to_string(),
+        };
+        runrecord::record(runrecord::peer_of(label), term, kind);
     }
 }
 
@@ -128,6 +139,7 @@ pub(crate) fn judged_output(label: &str, stream: &str, line: &str) {
     }
     let line = format!("{stream}: {line}");
     capture.keep(Source::Process(label.to_string()), Level::Info, &line);
+    runrecord::record(runrecord::peer_of(label), None, Kind::Output { text: line });
 }
 
 impl Capture {
@@ -155,6 +167,16 @@ impl Log for Capture {
         }
         let message = record.args().to_string();
         self.keep(source_of(&message), record.level(), &message);
+        // The harness's actions are recorded as events of their own.
+        if record.target() != runrecord::HARNESS_TARGET {
+            let (peer, term, text) = runrecord::split_line(&message);
+            let kind = Kind::Log {
+                level: record.level().to_string(),
+                topic: record.target().to_string(),
+                text: text.to_string(),
+            };
+            runrecord::record(peer, term, kind);
+        }
     }
 
     fn flush(&self) {

@@ -1,6 +1,7 @@
 //! Per-test discipline, shared by the Raft and KV configs: one test at a
 //! time per process, a 120 s limit, the `Test (..): ...` and `Passed` lines,
-//! and a failure report (seed and recent log lines) when a test fails.
+//! and a failure report (seed, recent log lines, and the files holding the
+//! run's events) when a test fails.
 
 use std::io::Write as _;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -10,9 +11,10 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{RecvTimeoutError, Sender};
 use parking_lot::{Condvar, Mutex};
+use runlog::Kind;
 
 use crate::cpu_time::{self, CpuMark};
-use crate::{completion, cpu, judged, logcapture};
+use crate::{completion, cpu, judged, logcapture, runrecord};
 
 /// The most a test may take, from the creation of its config to `end()`.
 pub const TIME_LIMIT: Duration = Duration::from_secs(120);
@@ -110,9 +112,10 @@ impl Info {
             None => "no network was made yet".to_string(),
         };
         format!(
-            "---- {title}: {verdict} after {:.1} s; {seed} ----\n{}",
+            "---- {title}: {verdict} after {:.1} s; {seed} ----\n{}{}",
             self.started.elapsed().as_secs_f64(),
-            logcapture::tails()
+            logcapture::tails(),
+            runrecord::save_failed_run(title, self.seed)
         )
     }
 }
@@ -126,6 +129,7 @@ impl Session {
         completion::claim_token();
         cpu::share_one_cpu();
         logcapture::start_test();
+        runrecord::start_test();
         let started = Instant::now();
         let info = Arc::new(Mutex::new(Info {
             started,
@@ -182,6 +186,13 @@ impl Session {
             None => format!("Test: {desc}"),
         };
         print_now(&format!("{title} ...\n"));
+        runrecord::record(
+            None,
+            None,
+            Kind::Begin {
+                title: title.clone(),
+            },
+        );
         let mut info = self.info.lock();
         info.title = Some(title);
         info.stretch = (Instant::now(), CpuMark::now());
@@ -283,6 +294,7 @@ fn watch(info: &Mutex<Info>, test_over: &crossbeam_channel::Receiver<()>, starte
             }
         };
         if let Some(verdict) = verdict {
+            runrecord::failed(&verdict);
             let report = info.lock().report(&verdict);
             // Straight to the process's stderr: libtest's capture would be
             // lost when the process exits.

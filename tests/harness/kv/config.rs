@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use labrpc::Network;
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
+use runlog::Kind;
 
 use super::clerk::{ClerkEnds, TestClerk};
 use super::rules::{
@@ -22,7 +23,7 @@ use crate::judged::{Disk, FirstDeath, Judged, Wiring};
 use crate::protocol::Role;
 use crate::remote_raft::RemoteRaft;
 use crate::rules::{likely_causes, SNAPSHOT_SAVE};
-use crate::{Net, Session, ELECTION_TIMEOUT};
+use crate::{runrecord, Net, Session, ELECTION_TIMEOUT};
 use lincheck::{Failure, KvModel, KvRecorder};
 
 /// How long the linearizability check of a test's history may search. A
@@ -84,6 +85,9 @@ impl Config {
         let session = Session::start();
         let network = Network::new();
         session.set_seed(network.seed());
+        if net != Net::Reliable {
+            runrecord::network_change(None, "unreliable: true");
+        }
         network.set_reliable(net == Net::Reliable);
         let servers = Mutex::new(
             (0..n)
@@ -247,6 +251,7 @@ impl Config {
 
     /// Connects every server to every server.
     pub fn connect_all(&self) {
+        runrecord::network_change(None, "every server connected to every server");
         let all = self.all();
         for i in 0..self.n {
             self.connect(i, &all);
@@ -256,6 +261,7 @@ impl Config {
     /// Splits the servers into `p1` and `p2`: each side fully connected
     /// inside, cut off from the other.
     pub fn partition(&self, p1: &[usize], p2: &[usize]) {
+        runrecord::network_change(None, &format!("partition {p1:?} | {p2:?}"));
         for (side, other) in [(p1, p2), (p2, p1)] {
             for &i in side {
                 self.disconnect(i, other);
@@ -305,10 +311,22 @@ impl Config {
     /// of the old instance arrives, and kills its process (`SIGKILL`); what
     /// it saved before the kill is what a restart gets.
     pub fn shutdown_server(&self, i: usize) {
+        self.take_down(i, false);
+    }
+
+    /// Cuts server `i` off and kills its process, recording whether it was
+    /// a crash the test made or the `cleanup` after it.
+    fn take_down(&self, i: usize, cleanup: bool) {
         self.disconnect(i, &self.all());
         self.net.delete_server(&server_name(i));
         let kv = self.servers.lock()[i].kv.take();
         if let Some(kv) = kv {
+            let what = if cleanup {
+                "stopped: the test is over (cleanup, not a crash)"
+            } else {
+                "crashed"
+            };
+            runrecord::harness_action(i, Kind::Crashed { cleanup }, what);
             kv.kill();
         }
     }
@@ -348,6 +366,7 @@ impl Config {
             snapshot: saved.snapshot,
             max_raft_state: self.max_raft_state,
         };
+        runrecord::harness_action(i, Kind::Started, "started");
         let process = self.spawn(&format!("S{i}"), role, ends, Some(disk));
         self.net.add_server(&server_name(i), process.server());
         self.servers.lock()[i].kv = Some(RemoteRaft::new(process));
@@ -443,7 +462,7 @@ impl Config {
 impl Drop for Config {
     fn drop(&mut self) {
         for i in 0..self.n {
-            self.shutdown_server(i);
+            self.take_down(i, true);
         }
         self.net.cleanup();
     }
