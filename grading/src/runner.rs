@@ -8,7 +8,7 @@ use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
 use testrun::completion::Completion;
-use testrun::run::run_to_file;
+use testrun::run::{run_to_file, JUDGED_VAR};
 
 use crate::confine::{Confinement, Jail};
 use crate::error::{io_error, Error};
@@ -17,8 +17,6 @@ use crate::supervise::{describe, Ended};
 
 /// The variable that sets the simulated network's seed.
 pub const SEED_VAR: &str = "LABRPC_SEED";
-/// The variable naming the binary the harness starts each peer in.
-pub const JUDGED_VAR: &str = "RAFT_LABS_JUDGED";
 
 /// The directory, in a run's directory, that the run may write in: its
 /// token, its record, its temporary files.

@@ -13,19 +13,13 @@ use std::time::Duration;
 use testrun::completion::Completion;
 use testrun::cpu::CpuUse;
 use testrun::error::io_error;
-use testrun::run::run_to_file;
+use testrun::run::{run_to_file, JUDGED_VAR};
 use testrun::supervise::describe;
 use testrun::{output, Error};
 
 use crate::live::View;
 use crate::select::Chosen;
 use crate::summary;
-
-/// The variable naming the binary the harness starts each peer in.
-const JUDGED_VAR: &str = "RAFT_LABS_JUDGED";
-
-/// The variable naming where the harness saves a failed run's events.
-const RUN_DIR_VAR: &str = "RAFT_LABS_RUN_DIR";
 
 /// How much of the end of a run's output is read for its verdict, seed,
 /// CPU and panic message.
@@ -225,7 +219,7 @@ fn judge(
         ])
         .current_dir(plan.cwd)
         .env(JUDGED_VAR, plan.judged)
-        .env(RUN_DIR_VAR, plan.out);
+        .env(runlog::RUN_DIR_VAR, plan.out);
     completion.hand_to(&mut command);
     let ended = run_to_file(command, &chosen.binary, output, plan.timeout, None);
     let passed = completion.recorded();

@@ -13,6 +13,9 @@ use crate::capture::{capture, KEPT_HEAD, KEPT_TAIL};
 use crate::error::{io_error, Error};
 use crate::supervise::{Ended, Supervised};
 
+/// The variable naming the binary the harness starts each peer in.
+pub const JUDGED_VAR: &str = "RAFT_LABS_JUDGED";
+
 /// How long the output of a run that has ended may take to arrive.
 const CAPTURE_GRACE: Duration = Duration::from_secs(5);
 

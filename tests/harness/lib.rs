@@ -46,5 +46,4 @@ pub use cmd::{random_int, Cmd};
 pub use config::{Applier, Config, Net, ELECTION_TIMEOUT};
 pub use join::{join_or_fail, Detached, TestThread};
 pub use judged::JUDGED_ENV;
-pub use runrecord::RUN_DIR_ENV;
 pub use session::{Session, TIME_LIMIT};

@@ -120,13 +120,7 @@ pub(crate) fn judged_log(label: &str, level: Level, target: &str, message: &str)
     }
     if level <= KEPT_LEVEL {
         capture.keep(Source::Process(label.to_string()), level, message);
-        let (_, term, text) = runrecord::split_line(message);
-        let kind = Kind::Log {
-            level: level.to_string(),
-            topic: target.to_string(),
-            text: text.to_string(),
-        };
-        runrecord::record(runrecord::peer_of(label), term, kind);
+        runrecord::logged(runrecord::peer_of(label), level, target, message);
     }
 }
 
@@ -169,13 +163,7 @@ impl Log for Capture {
         self.keep(source_of(&message), record.level(), &message);
         // The harness's actions are recorded as events of their own.
         if record.target() != runrecord::HARNESS_TARGET {
-            let (peer, term, text) = runrecord::split_line(&message);
-            let kind = Kind::Log {
-                level: record.level().to_string(),
-                topic: record.target().to_string(),
-                text: text.to_string(),
-            };
-            runrecord::record(peer, term, kind);
+            runrecord::logged(None, record.level(), record.target(), &message);
         }
     }
 

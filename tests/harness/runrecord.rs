@@ -18,9 +18,6 @@ use runlog::{Event, Kind};
 
 use crate::completion;
 
-/// Names the directory a failing run's events are saved in.
-pub const RUN_DIR_ENV: &str = "RAFT_LABS_RUN_DIR";
-
 /// The log target of the harness's own lines about its actions: they are
 /// recorded as structured events, not as log lines.
 pub(crate) const HARNESS_TARGET: &str = "harness";
@@ -70,6 +67,18 @@ pub(crate) fn start_test() {
     });
 }
 
+impl Record {
+    fn push(&mut self, peer: Option<usize>, term: Option<u64>, kind: Kind) {
+        let t = self.since.elapsed().as_secs_f64();
+        self.events.push(Event {
+            t,
+            peer,
+            term,
+            kind,
+        });
+    }
+}
+
 /// Records an event of the running test (none runs: nothing happens).
 pub(crate) fn record(peer: Option<usize>, term: Option<u64>, kind: Kind) {
     let mut guard = RECORD.lock();
@@ -78,32 +87,34 @@ pub(crate) fn record(peer: Option<usize>, term: Option<u64>, kind: Kind) {
         record.left_out += 1;
         return;
     }
-    let t = record.since.elapsed().as_secs_f64();
-    record.events.push(Event {
-        t,
-        peer,
-        term,
-        kind,
-    });
+    record.push(peer, term, kind);
+}
+
+/// Records a line logged at `level` under `target`; its peer is `peer`,
+/// else the one the line starts with (`S2 T5 ...`), as is its term.
+pub(crate) fn logged(peer: Option<usize>, level: log::Level, target: &str, message: &str) {
+    let (named, term, text) = split_line(message);
+    let kind = Kind::Log {
+        level: level.to_string(),
+        topic: target.to_string(),
+        text: text.to_string(),
+    };
+    record(peer.or(named), term, kind);
 }
 
 /// Records the check that failed the test; only the first failure counts
 /// (the rest are its echoes, such as a helper thread's panic re-raised).
+/// Kept even past [`MAX_EVENTS`]: it is what the timeline marks.
 pub(crate) fn failed(message: &str) {
     let mut guard = RECORD.lock();
     let Some(record) = guard.as_mut() else { return };
     if std::mem::replace(&mut record.failed, true) {
         return;
     }
-    let t = record.since.elapsed().as_secs_f64();
-    record.events.push(Event {
-        t,
-        peer: None,
-        term: None,
-        kind: Kind::Failed {
-            message: message.to_string(),
-        },
-    });
+    let kind = Kind::Failed {
+        message: message.to_string(),
+    };
+    record.push(None, None, kind);
 }
 
 /// Logs `S<peer> [harness] <what>` (the failure report's tails show it)
@@ -137,7 +148,7 @@ pub(crate) fn peer_of(label: &str) -> Option<usize> {
 
 /// The peer and term a log line starts with (`S2 T5 becomes leader`), and
 /// the rest of the line.
-pub(crate) fn split_line(message: &str) -> (Option<usize>, Option<u64>, &str) {
+fn split_line(message: &str) -> (Option<usize>, Option<u64>, &str) {
     let mut rest = message;
     let mut take = |prefix: char| -> Option<u64> {
         let (word, after) = rest.split_once(' ')?;
@@ -153,9 +164,9 @@ pub(crate) fn split_line(message: &str) -> (Option<usize>, Option<u64>, &str) {
 /// Saves the events of the failed test titled `title` (network seed
 /// `seed`) and returns the failure report's lines naming the files, or
 /// why they could not be saved; nothing under the grader unless
-/// [`RUN_DIR_ENV`] is set.
+/// [`runlog::RUN_DIR_VAR`] is set.
 pub(crate) fn save_failed_run(title: &str, seed: Option<u64>) -> String {
-    let dir = match std::env::var_os(RUN_DIR_ENV) {
+    let dir = match std::env::var_os(runlog::RUN_DIR_VAR) {
         Some(dir) => PathBuf::from(dir),
         None if completion::graded() => return String::new(),
         None => match default_dir() {
