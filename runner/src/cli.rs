@@ -17,6 +17,7 @@ use crate::view::LogArgs;
     after_help = "Examples:\n  \
       cargo run --release -p labs -- 2C --runs 20\n  \
       cargo run --release -p labs -- initial_election re_election --runs 50 --jobs 8\n  \
+      cargo run --release -p labs -- all --runs 1\n  \
       cargo run --release -p labs -- log target/runs/lab2c-figure8_unreliable-42.jsonl --peers 0,1\n\n\
       Exit codes: 0 every run passed, 1 some run failed or timed out, 2 nothing ran\n\
       (bad argument, the build failed), 130 interrupted."
@@ -26,7 +27,8 @@ pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
 
-    /// Parts (2A, 2B, ... 3C) and test names (initial_election), in any mix.
+    /// Parts (2A, 2B, ... 3C), `all` (every part) and test names
+    /// (initial_election), in any mix.
     #[arg(value_name = "PART|TEST", required = true)]
     pub what: Vec<String>,
 

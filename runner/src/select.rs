@@ -9,6 +9,8 @@ use std::process::Command;
 /// What the command line asked for, before the build.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Wanted {
+    /// Whether `all` was given: every part of the tree.
+    pub all: bool,
     /// Parts, upper case (`2C`).
     pub parts: Vec<String>,
     /// Test names, as given.
@@ -26,7 +28,7 @@ impl Wanted {
                 parts.join(", ")
             ));
         }
-        let building = if self.tests.is_empty() {
+        let building = if self.tests.is_empty() && !self.all {
             &self.parts
         } else {
             parts
@@ -64,16 +66,19 @@ pub struct Chosen {
     pub binary: PathBuf,
 }
 
-/// Sorts each argument into a part (a digit and a letter: `2c`, `3A`) or
-/// a test name (letters, digits and `_`).
+/// Sorts each argument into `all` (every part), a part (a digit and a
+/// letter: `2c`, `3A`) or a test name (letters, digits and `_`).
 pub fn parse(what: &[String]) -> Result<Wanted, String> {
     let mut wanted = Wanted {
+        all: false,
         parts: Vec::new(),
         tests: Vec::new(),
     };
     for item in what {
         let bytes = item.as_bytes();
-        if bytes.len() == 2 && bytes[0].is_ascii_digit() && bytes[1].is_ascii_alphabetic() {
+        if item.eq_ignore_ascii_case("all") {
+            wanted.all = true;
+        } else if bytes.len() == 2 && bytes[0].is_ascii_digit() && bytes[1].is_ascii_alphabetic() {
             wanted.parts.push(item.to_ascii_uppercase());
         } else if !item.is_empty()
             && bytes
@@ -83,7 +88,7 @@ pub fn parse(what: &[String]) -> Result<Wanted, String> {
             wanted.tests.push(item.clone());
         } else {
             return Err(format!(
-                "`{item}` is neither a part (2A, 3C) nor a test name (initial_election)"
+                "`{item}` is neither `all`, a part (2A, 3C) nor a test name (initial_election)"
             ));
         }
     }
@@ -116,7 +121,7 @@ pub fn choose(
     }
     let mut chosen = Vec::new();
     for (part, target, binary, tests) in &listings {
-        let whole = wanted.parts.contains(part);
+        let whole = wanted.all || wanted.parts.contains(part);
         for test in tests.iter().filter(|t| whole || wanted.tests.contains(t)) {
             chosen.push(Chosen {
                 part: part.clone(),
@@ -202,6 +207,9 @@ mod tests {
             .unwrap_err()
             .contains("`lab2a::x`"));
         assert!(parse(&strings(&[""])).is_err());
+        let all = parse(&strings(&["ALL", "re_election"])).unwrap();
+        assert!(all.all);
+        assert_eq!(all.targets(&tree).unwrap(), every);
     }
 
     /// Two fake test binaries: lab2a with two tests, lab2b with one.
@@ -255,6 +263,11 @@ mod tests {
             ["2A/initial_election", "2A/re_election", "2B/basic_agree"]
         );
         assert_eq!(chosen[2].binary, dir.path().join("lab2b"));
+        let every = choose(&parse(&strings(&["all"])).unwrap(), &binaries).unwrap();
+        assert_eq!(
+            names(&every),
+            ["2A/initial_election", "2A/re_election", "2B/basic_agree"]
+        );
     }
 
     #[test]
