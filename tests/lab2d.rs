@@ -2,12 +2,15 @@
 //!
 //! Ports of the MIT 6.824 2D tests (`TestSnapshotBasic2D` ...
 //! `TestSnapshotInit2D`), with their limits, and the 2025 variants of
-//! the last two on an unreliable network. The harness's snapshotting
-//! applier calls `Raft::snapshot` every `SNAPSHOT_INTERVAL` applied
-//! commands.
+//! the last two on an unreliable network, and tests of snapshots sent in
+//! chunks (Figure 13). The harness's snapshotting applier calls
+//! `Raft::snapshot` every `SNAPSHOT_INTERVAL` applied commands, with a
+//! snapshot that holds every command applied so far.
+
+use std::time::{Duration, Instant};
 
 use harness::rules::{self, likely_causes};
-use harness::{random_int, Applier, Config, Net, SNAPSHOT_INTERVAL};
+use harness::{random_int, Applier, Cmd, Config, Net, SNAPSHOT_INTERVAL};
 use rand::Rng;
 
 /// The persisted Raft state must stay below this many bytes (MIT's
@@ -209,6 +212,236 @@ fn snap_common(desc: &str, net: Net, victim_fault: Victim) {
     }
 
     cfg.end();
+}
+
+#[test]
+fn snapshot_chunks_unreliable() {
+    let chunk = 64 * 1024;
+    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, chunk);
+    cfg.begin("a 1 MiB snapshot in 64 KiB chunks (unreliable, long reordering)");
+    let lag = fall_behind(&cfg, MIB);
+    cfg.set_unreliable(true);
+    cfg.set_long_reordering(true);
+    cfg.connect(lag.victim);
+    // A new snapshot while the first is on its way: the transfer starts
+    // again, and chunks of the old one still arrive.
+    for _ in 0..=SNAPSHOT_INTERVAL {
+        cfg.start(lag.leader, random_int());
+    }
+    catch_up(&cfg, &lag, Duration::from_secs(60));
+    check_chunk_limit(&cfg, chunk);
+    cfg.end();
+}
+
+#[test]
+fn snapshot_chunk_size() {
+    let chunk = 4096;
+    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, chunk);
+    cfg.begin("a 256 KiB snapshot in 4 KiB chunks");
+    let lag = fall_behind(&cfg, MIB / 4);
+    cfg.connect(lag.victim);
+    catch_up(&cfg, &lag, Duration::from_secs(20));
+    check_chunk_limit(&cfg, chunk);
+    cfg.end();
+}
+
+#[test]
+fn snapshot_crash_mid_transfer() {
+    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
+    cfg.begin("a follower crashes halfway through a snapshot");
+    let lag = fall_behind(&cfg, MIB / 4);
+    part_way(&cfg, &lag);
+    // What it saved must not be a partial snapshot: the restart delivers
+    // whatever snapshot it saved, and the tester checks it.
+    cfg.crash1(lag.victim);
+    cfg.hold_link(lag.leader, lag.victim, false);
+    cfg.start1(lag.victim);
+    cfg.connect(lag.victim);
+    catch_up(&cfg, &lag, Duration::from_secs(20));
+    cfg.end();
+}
+
+#[test]
+fn snapshot_leader_change_mid_transfer() {
+    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
+    cfg.begin("the leader changes halfway through a snapshot");
+    let lag = fall_behind(&cfg, MIB / 4);
+    part_way(&cfg, &lag);
+    cfg.disconnect(lag.leader);
+    // The new leader can only be the third peer (the follower's log is
+    // behind); its snapshot moves on, so its bytes differ from the old one's.
+    let third = 3 - lag.leader - lag.victim;
+    cfg.wait_leader_among(&[third]);
+    for _ in 0..=SNAPSHOT_INTERVAL {
+        cfg.start(third, random_int());
+    }
+    let index = cfg.one(random_int(), 2, true);
+    catch_up(
+        &cfg,
+        &Lag {
+            index,
+            leader: third,
+            ..lag
+        },
+        Duration::from_secs(20),
+    );
+    // The old leader's held chunks, of an older term, arrive last.
+    cfg.hold_link(lag.leader, lag.victim, false);
+    cfg.deliver_held(lag.leader, lag.victim);
+    cfg.connect(lag.leader);
+    cfg.one(random_int(), 3, true);
+    cfg.end();
+}
+
+#[test]
+fn snapshot_stale_chunk() {
+    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
+    cfg.begin("a chunk of an older snapshot arrives after the newer one began");
+    let lag = fall_behind(&cfg, MIB / 4);
+    cfg.hold_link(lag.leader, lag.victim, true);
+    cfg.connect(lag.victim);
+    await_held(&cfg, &lag, 1);
+    // The leader's snapshot moves on; whatever it sends from now on is the
+    // first chunk of the new one.
+    for _ in 0..=SNAPSHOT_INTERVAL {
+        cfg.start(lag.leader, random_int());
+    }
+    let index = cfg.one(random_int(), 2, true);
+    await_held(&cfg, &lag, cfg.held_count(lag.leader, lag.victim) + 1);
+    // Newest first: the new snapshot's first chunk, then the old one's.
+    cfg.deliver_held_newest_first(lag.leader, lag.victim);
+    cfg.hold_link(lag.leader, lag.victim, false);
+    cfg.deliver_held(lag.leader, lag.victim);
+    catch_up(&cfg, &Lag { index, ..lag }, Duration::from_secs(20));
+    cfg.end();
+}
+
+const MIB: usize = 1 << 20;
+
+/// Characters in each command of the chunk tests: the snapshot, which holds
+/// every command applied, grows by about this much per command.
+const BIG_COMMAND: usize = 4000;
+
+/// What an InstallSnapshot may carry besides its chunk of data: terms,
+/// indices, offset, flags.
+const CHUNK_HEADER: usize = 512;
+
+/// A follower behind the leader's snapshot.
+#[derive(Clone, Copy)]
+struct Lag {
+    leader: usize,
+    victim: usize,
+    /// The last index the others committed while it was away.
+    index: u64,
+}
+
+/// Cuts a follower off while the others commit commands of
+/// [`BIG_COMMAND`] characters, until the leader's snapshot holds at least
+/// `bytes`.
+fn fall_behind(cfg: &Config, bytes: usize) -> Lag {
+    cfg.one(random_int(), 3, true);
+    let leader = cfg.check_one_leader();
+    let victim = (leader + 1) % 3;
+    cfg.disconnect(victim);
+    let text = "s".repeat(BIG_COMMAND);
+    for _ in 0..bytes / BIG_COMMAND + SNAPSHOT_INTERVAL as usize {
+        cfg.start(leader, Cmd::Text(text.clone()));
+    }
+    let index = cfg.one(random_int(), 2, true);
+    let size = cfg.snapshot_size(leader);
+    assert!(
+        size >= bytes,
+        "the leader S{leader} saved a snapshot of {size} bytes after index {index}, but the \
+         tester asked Raft::snapshot to save one of at least {bytes}{}",
+        likely_causes(&[rules::SNAPSHOT_SAVE])
+    );
+    Lag {
+        leader,
+        victim,
+        index,
+    }
+}
+
+/// Connects the follower with the leader's requests held, and lets a few
+/// of them through, one round at a time: the follower has some chunks of
+/// the snapshot, not all.
+fn part_way(cfg: &Config, lag: &Lag) {
+    cfg.hold_link(lag.leader, lag.victim, true);
+    cfg.connect(lag.victim);
+    for _ in 0..4 {
+        await_held(cfg, lag, 1);
+        cfg.deliver_held(lag.leader, lag.victim);
+    }
+    let applied = cfg.applied_through(lag.victim);
+    assert!(
+        applied < lag.index,
+        "S{} applied through {applied} from a few chunks of a {} byte snapshot through {}: a \
+         snapshot must be applied only once its last chunk arrives{}",
+        lag.victim,
+        cfg.snapshot_size(lag.leader),
+        lag.index,
+        likely_causes(&[rules::SNAPSHOT_CHUNKS])
+    );
+}
+
+/// Waits until the leader has sent the held follower at least `count`
+/// requests.
+fn await_held(cfg: &Config, lag: &Lag, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while cfg.held_count(lag.leader, lag.victim) < count {
+        assert!(
+            Instant::now() < deadline,
+            "the leader S{} sent S{} nothing for 5 s while S{} lagged behind its snapshot{}",
+            lag.leader,
+            lag.victim,
+            lag.victim,
+            likely_causes(&[rules::INSTALL_SNAPSHOT, rules::HEARTBEATS])
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Waits, at most `within`, until the follower has applied through the
+/// lag's index (by installing the snapshot), then commits one more command
+/// on every connected peer.
+fn catch_up(cfg: &Config, lag: &Lag, within: Duration) {
+    let deadline = Instant::now() + within;
+    while cfg.applied_through(lag.victim) < lag.index {
+        assert!(
+            Instant::now() < deadline,
+            "S{} applied only through {} in {} s after it reconnected: it never installed \
+             the {} byte snapshot through {}{}",
+            lag.victim,
+            cfg.applied_through(lag.victim),
+            within.as_secs(),
+            cfg.snapshot_size(lag.leader),
+            lag.index,
+            likely_causes(&[rules::INSTALL_SNAPSHOT, rules::SNAPSHOT_CHUNKS])
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let connected = (0..cfg.n()).filter(|&i| cfg.is_connected(i)).count();
+    cfg.one(random_int(), connected, true);
+}
+
+/// Fails unless some InstallSnapshot was sent, and none carried more than
+/// a chunk of `chunk` bytes and its header.
+fn check_chunk_limit(cfg: &Config, chunk: usize) {
+    let largest = cfg.largest_snapshot_message();
+    assert!(
+        largest > 0,
+        "no InstallSnapshot RPC was carried, yet a follower behind the snapshot caught up: \
+         register the handler as \"InstallSnapshot\" in the \"Raft\" service{}",
+        likely_causes(&[rules::INSTALL_SNAPSHOT])
+    );
+    assert!(
+        largest <= chunk + CHUNK_HEADER,
+        "an InstallSnapshot message was {largest} bytes, but the chunk size was {chunk}: \
+         send the snapshot in chunks of at most raft::snapshot_chunk_size() bytes (a chunk \
+         and its header may take {} bytes){}",
+        chunk + CHUNK_HEADER,
+        likely_causes(&[rules::SNAPSHOT_CHUNKS])
+    );
 }
 
 /// A batch size (5 to 14) that may or may not cross a snapshot point.

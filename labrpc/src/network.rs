@@ -69,6 +69,8 @@ struct State {
     servers: HashMap<String, Arc<HostedServer>>,
     /// Calls whose handler is running, so a crash can fail them at once.
     in_flight: HashMap<u64, InFlight>,
+    /// The largest request or reply carried so far, by method.
+    largest: HashMap<Arc<str>, usize>,
     shut_down: bool,
 }
 
@@ -165,6 +167,12 @@ impl State {
             .unwrap_or_default()
     }
 
+    /// Records a message of `bytes` for `method`, for [`Network::largest_message`].
+    fn note_size(&mut self, method: &Arc<str>, bytes: usize) {
+        let largest = self.largest.entry(Arc::clone(method)).or_default();
+        *largest = (*largest).max(bytes);
+    }
+
     /// Removes the in-flight calls that `matches` selects.
     fn take_in_flight(&mut self, matches: impl Fn(&InFlight) -> bool) -> Vec<Arc<PendingCall>> {
         let ids: Vec<u64> = self
@@ -221,6 +229,7 @@ impl Network {
                     ends: HashMap::new(),
                     servers: HashMap::new(),
                     in_flight: HashMap::new(),
+                    largest: HashMap::new(),
                     shut_down: false,
                 }),
                 total_count: AtomicUsize::new(0),
@@ -405,6 +414,21 @@ impl Network {
         self.inner.total_bytes.load(Ordering::Relaxed)
     }
 
+    /// The size in bytes of the largest request or delivered reply this
+    /// network has carried, of any method; 0 before the first call.
+    pub fn largest_message(&self) -> usize {
+        let state = self.inner.state.lock();
+        state.largest.values().copied().max().unwrap_or(0)
+    }
+
+    /// The size in bytes of the largest request or delivered reply of
+    /// `method` (e.g. `"Raft.InstallSnapshot"`) this network has carried;
+    /// 0 if it carried none.
+    pub fn largest_message_of(&self, method: &str) -> usize {
+        let state = self.inner.state.lock();
+        state.largest.get(method).copied().unwrap_or(0)
+    }
+
     /// Stops the network: calls in flight and later calls fail with
     /// [`RpcError::Shutdown`], and its timer thread exits.
     pub fn cleanup(&self) {
@@ -550,6 +574,7 @@ impl Inner {
                 drop(state);
                 return call.complete(Err(RpcError::Shutdown));
             }
+            state.note_size(&method, request.len());
             let target = state.target(&end);
             let knobs = state.knobs;
             let route = faults::plan(&mut state.rng, knobs, target.is_some());
@@ -677,11 +702,16 @@ impl Inner {
     }
 
     fn deliver(&self, delivery: &Delivery, reply: RawReply) {
-        let alive = self
-            .state
-            .lock()
-            .check_alive(&delivery.end, &delivery.server);
-        let outcome = alive.and(reply);
+        let outcome = {
+            let mut state = self.state.lock();
+            let outcome = state
+                .check_alive(&delivery.end, &delivery.server)
+                .and(reply);
+            if let Ok(bytes) = &outcome {
+                state.note_size(&delivery.method, bytes.len());
+            }
+            outcome
+        };
         if let Ok(bytes) = &outcome {
             self.total_bytes
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);

@@ -110,6 +110,32 @@ fn byte_counts_cover_requests_and_delivered_replies() {
     net.cleanup();
 }
 
+#[test]
+fn the_largest_message_is_kept_per_method() {
+    let (net, end) = math_network();
+    assert_eq!(net.largest_message(), 0);
+    let pair = ("a".repeat(1000), "b".repeat(2000));
+    let request = postcard::to_allocvec(&pair).unwrap().len();
+    let reply: String = end.call("Math.Concat", &pair).unwrap();
+    let reply_len = postcard::to_allocvec(&reply).unwrap().len();
+    end.call::<u64, u64>("Math.Double", &7).unwrap();
+    assert_eq!(
+        net.largest_message_of("Math.Concat"),
+        request.max(reply_len)
+    );
+    assert_eq!(net.largest_message_of("Math.Double"), 1);
+    assert_eq!(net.largest_message_of("Math.Nothing"), 0);
+    assert_eq!(net.largest_message(), request.max(reply_len));
+
+    // A larger request that reaches no server still counts: it was sent.
+    net.enable("client", false);
+    let big = ("c".repeat(9000), String::new());
+    assert!(end.call::<_, String>("Math.Concat", &big).is_err());
+    let big_len = postcard::to_allocvec(&big).unwrap().len();
+    assert_eq!(net.largest_message_of("Math.Concat"), big_len);
+    net.cleanup();
+}
+
 /// Calls `Math.Double` `calls` times on each end, each end on its own
 /// thread, checking every reply.
 fn double_concurrently(ends: Vec<ClientEnd>, calls: u64) {

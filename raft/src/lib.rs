@@ -69,6 +69,7 @@ mod logging;
 // @stub
 // @end
 mod apply;
+mod chunk_size;
 // @solution 2A
 mod bytes;
 mod driver;
@@ -98,5 +99,6 @@ mod timing;
 // @end
 
 pub use crate::apply::ApplyMsg;
+pub use crate::chunk_size::{snapshot_chunk_size, DEFAULT_SNAPSHOT_CHUNK, SNAPSHOT_CHUNK_VAR};
 pub use crate::persister::Persister;
 pub use crate::raft::Raft;

@@ -95,13 +95,14 @@ impl Core {
         p.seq += 1;
         p.in_flight = true;
         let request = if p.next_index <= self.log.snapshot_index() {
-            Request::Snapshot(InstallSnapshotArgs {
-                term: self.term,
-                leader: self.me,
-                last_included_index: self.log.snapshot_index(),
-                last_included_term: self.log.snapshot_term(),
-                data: self.persister.snapshot(),
-            })
+            Request::Snapshot(snapshot_chunk(
+                p,
+                self.term,
+                self.me,
+                &self.log,
+                &self.persister.snapshot(),
+                self.chunk_size,
+            ))
         } else {
             let prev_log_index = p.next_index - 1;
             p.commit_sent = self.commit_index;
@@ -249,6 +250,34 @@ impl Core {
             peer_log!(debug, self, "commit through {commit}");
             self.answer_reads();
         }
+    }
+}
+
+/// The chunk of the leader's snapshot `data` that follower progress `p`
+/// needs next: from the offset it holds, at most `chunk_size` bytes. A
+/// newer snapshot than the one being sent starts again at offset 0.
+fn snapshot_chunk(
+    p: &mut Progress,
+    term: u64,
+    leader: usize,
+    log: &Log,
+    data: &[u8],
+    chunk_size: usize,
+) -> InstallSnapshotArgs {
+    if p.snapshot_index != log.snapshot_index() {
+        p.snapshot_index = log.snapshot_index();
+        p.snapshot_offset = 0;
+    }
+    let start = (p.snapshot_offset as usize).min(data.len());
+    let end = start.saturating_add(chunk_size).min(data.len());
+    InstallSnapshotArgs {
+        term,
+        leader,
+        last_included_index: log.snapshot_index(),
+        last_included_term: log.snapshot_term(),
+        offset: start as u64,
+        data: data[start..end].to_vec(),
+        done: end == data.len(),
     }
 }
 

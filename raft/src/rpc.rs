@@ -57,23 +57,29 @@ pub(crate) struct Conflict {
     pub log_len: u64,
 }
 
-/// A leader sends its whole snapshot to a follower that lags behind it.
+/// A leader sends a follower that lags behind its snapshot one chunk of
+/// it: `data` goes at byte `offset`, and `done` marks the last chunk.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct InstallSnapshotArgs {
     pub term: u64,
     pub leader: usize,
     pub last_included_index: u64,
     pub last_included_term: u64,
+    pub offset: u64,
     #[serde(with = "crate::bytes")]
     pub data: Vec<u8>,
+    pub done: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub(crate) struct InstallSnapshotReply {
     pub term: u64,
+    /// How many bytes of the sent snapshot the follower holds, from its
+    /// start: where the leader's next chunk must begin.
+    pub received: u64,
     /// The follower now holds every entry the snapshot covers (it installed
     /// the snapshot, or had already committed past it).
-    pub accepted: bool,
+    pub installed: bool,
 }
 
 /// A request one peer is about to send another.

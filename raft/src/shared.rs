@@ -80,7 +80,7 @@ impl Shared {
     pub fn install_snapshot(&self, args: InstallSnapshotArgs) -> InstallSnapshotReply {
         self.with_core(|core| {
             if self.is_dead() {
-                core.snapshot_reply(false)
+                core.snapshot_reply(0, false)
             } else {
                 core.handle_install_snapshot(args, Instant::now())
             }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use labrpc::RpcError;
 
 use crate::rpc::{InstallSnapshotArgs, InstallSnapshotReply, SentSnapshot};
-use crate::state::{Core, PendingSnapshot};
+use crate::state::{Core, PartialSnapshot, PendingSnapshot};
 
 impl Core {
     /// The service's snapshot covers every entry through `index`: drop
@@ -34,43 +34,87 @@ impl Core {
         peer_log!(debug, self, "snapshot through {index}");
     }
 
-    /// The leader sends its snapshot (Figure 13, InstallSnapshot RPC).
+    /// A chunk of the leader's snapshot arrives (Figure 13, InstallSnapshot
+    /// RPC, receiver steps 1-8). Chunks are taken in order only: one at the
+    /// offset received so far extends the snapshot; any other is a
+    /// duplicate, a gap or a stale chunk, and the reply says where the
+    /// next chunk must begin.
     pub fn handle_install_snapshot(
         &mut self,
         args: InstallSnapshotArgs,
         now: Instant,
     ) -> InstallSnapshotReply {
         if args.term < self.term {
-            return self.snapshot_reply(false);
+            return self.snapshot_reply(0, false); // Step 1.
         }
+        // Every chunk is a sign of life from the leader.
         self.follow_leader(args.term, now);
         if args.last_included_index <= self.commit_index {
-            return self.snapshot_reply(true); // We hold all of it already.
+            return self.snapshot_reply(0, true); // We hold all of it already.
         }
-        self.log
-            .compact_to(args.last_included_index, args.last_included_term);
-        self.commit_index = args.last_included_index;
-        self.save(Some(args.data.clone()));
-        self.pending_snapshot = Some(PendingSnapshot {
-            index: args.last_included_index,
-            term: args.last_included_term,
-            data: args.data,
-        });
+        let key = (args.term, args.last_included_index);
+        let held = self
+            .partial_snapshot
+            .as_ref()
+            .map(|p| (p.leader_term, p.index));
+        if held.is_some_and(|held| held > key) {
+            // A late chunk of an older snapshot: keep the newer one.
+            return self.snapshot_reply(0, false);
+        }
+        if held != Some(key) {
+            // Step 2: a new snapshot starts at offset 0; an older partial
+            // one is discarded either way.
+            self.partial_snapshot = (args.offset == 0).then(|| PartialSnapshot {
+                leader_term: args.term,
+                index: args.last_included_index,
+                term: args.last_included_term,
+                data: Vec::new(),
+            });
+        }
+        let Some(partial) = self.partial_snapshot.as_mut() else {
+            return self.snapshot_reply(0, false); // We need its first chunk.
+        };
+        if args.offset != partial.data.len() as u64 {
+            let received = partial.data.len() as u64;
+            return self.snapshot_reply(received, false);
+        }
+        partial.data.extend_from_slice(&args.data); // Step 3.
+        if !args.done {
+            let received = partial.data.len() as u64;
+            return self.snapshot_reply(received, false); // Step 4.
+        }
+        let partial = self.partial_snapshot.take().expect("a partial snapshot");
+        self.install(partial, args.leader);
+        self.snapshot_reply(args.offset + args.data.len() as u64, true)
+    }
+
+    /// Steps 5-8: the whole snapshot has arrived. Save it, keep the log
+    /// after it if the log agrees at its last index (else discard the log),
+    /// and have the applier reset the service from it.
+    fn install(&mut self, snapshot: PartialSnapshot, leader: usize) {
+        self.log.compact_to(snapshot.index, snapshot.term);
+        self.commit_index = snapshot.index;
+        self.save(Some(snapshot.data.clone()));
         peer_log!(
             debug,
             self,
-            "installed S{}'s snapshot through {}",
-            args.leader,
-            args.last_included_index
+            "installed S{leader}'s snapshot through {} ({} bytes)",
+            snapshot.index,
+            snapshot.data.len()
         );
-        self.snapshot_reply(true)
+        self.pending_snapshot = Some(PendingSnapshot {
+            index: snapshot.index,
+            term: snapshot.term,
+            data: snapshot.data,
+        });
     }
 
-    /// The answer to an InstallSnapshot.
-    pub fn snapshot_reply(&self, accepted: bool) -> InstallSnapshotReply {
+    /// The answer to an InstallSnapshot chunk.
+    pub fn snapshot_reply(&self, received: u64, installed: bool) -> InstallSnapshotReply {
         InstallSnapshotReply {
             term: self.term,
-            accepted,
+            received,
+            installed,
         }
     }
 
@@ -87,10 +131,21 @@ impl Core {
             Err(error) => return self.on_send_failure(from, sent.term, sent.seq, &error),
         };
         self.on_follower_answer(from, sent.term, sent.seq, reply.term, now, |p, _| {
-            if reply.accepted {
+            if reply.installed {
                 p.record_match(sent.last_included_index);
+                return true;
             }
-            reply.accepted
+            if p.snapshot_index == sent.last_included_index {
+                // The answer to the latest send says where the follower is
+                // (it may have restarted and lost its chunks); an older one
+                // only moves the offset forward.
+                p.snapshot_offset = if p.seq == sent.seq {
+                    reply.received
+                } else {
+                    p.snapshot_offset.max(reply.received)
+                };
+            }
+            false
         });
     }
 }

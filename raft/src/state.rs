@@ -28,6 +28,11 @@ pub(crate) struct Core {
     pub last_applied: u64,
     /// A snapshot the applier must deliver before any further entry.
     pub pending_snapshot: Option<PendingSnapshot>,
+    /// The chunks of a leader's snapshot received so far (Figure 13);
+    /// not saved, so a crash mid-transfer starts the transfer again.
+    pub partial_snapshot: Option<PartialSnapshot>,
+    /// The most snapshot bytes one InstallSnapshot carries.
+    pub chunk_size: usize,
     /// A follower or candidate starts an election when this passes.
     pub election_deadline: Instant,
     /// Term, vote or log changed since the last save.
@@ -37,6 +42,15 @@ pub(crate) struct Core {
 
 /// A snapshot waiting for the applier.
 pub(crate) struct PendingSnapshot {
+    pub index: u64,
+    pub term: u64,
+    pub data: Vec<u8>,
+}
+
+/// A snapshot arriving in chunks: the leader's term and the snapshot's
+/// last index tell its chunks from those of any other snapshot.
+pub(crate) struct PartialSnapshot {
+    pub leader_term: u64,
     pub index: u64,
     pub term: u64,
     pub data: Vec<u8>,
@@ -75,6 +89,10 @@ pub(crate) struct Progress {
     pub unreachable: bool,
     /// The commit index the follower was last told.
     pub commit_sent: u64,
+    /// The snapshot (by last index) being sent to the follower, and how
+    /// many of its bytes the follower has said it holds.
+    pub snapshot_index: u64,
+    pub snapshot_offset: u64,
     /// When the follower last answered in this term.
     pub last_heard: Instant,
 }
@@ -107,6 +125,8 @@ impl Core {
             log,
             role: Role::Follower,
             pending_snapshot,
+            partial_snapshot: None,
+            chunk_size: crate::snapshot_chunk_size(),
             election_deadline: Instant::now() + timing::election_timeout(),
             dirty: false,
             persister,
@@ -228,6 +248,8 @@ impl Leadership {
                 in_flight: false,
                 unreachable: false,
                 commit_sent: 0,
+                snapshot_index: 0,
+                snapshot_offset: 0,
                 last_heard: now,
             })
             .collect();

@@ -239,7 +239,11 @@ impl AppliedLogs {
                     "S{peer}: the snapshot {source} ({} bytes) is not one the tester made: \
                      Raft must keep and return exactly the bytes given to Raft::snapshot{}",
                     data.len(),
-                    likely_causes(&[rules::SNAPSHOT_SAVE, rules::INSTALL_SNAPSHOT])
+                    likely_causes(&[
+                        rules::SNAPSHOT_SAVE,
+                        rules::INSTALL_SNAPSHOT,
+                        rules::SNAPSHOT_CHUNKS
+                    ])
                 )
             })?;
         if let Some(index) = claimed_index.filter(|&i| i != snapshot.last_included) {

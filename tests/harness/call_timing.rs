@@ -23,6 +23,7 @@ pub fn time_null_calls(calls: usize) -> Result<Vec<Option<Duration>>, String> {
             disk: None,
             applied: None,
             on_death: Box::new(|problem| eprintln!("{problem}")),
+            env: Vec::new(),
         };
         Judged::spawn(label, Role::Echo, wiring).map(Arc::new)
     };

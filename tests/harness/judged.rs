@@ -134,6 +134,8 @@ pub(crate) struct Wiring {
     pub(crate) applied: Option<Sender<ApplyEvent>>,
     /// Told why, if the process dies without the judge killing it.
     pub(crate) on_death: Box<dyn Fn(String) + Send>,
+    /// Variables set for the process, besides those it inherits.
+    pub(crate) env: Vec<(&'static str, String)>,
 }
 
 /// A running judged process.
@@ -190,6 +192,7 @@ impl Judged {
                 let value: OsString = std::env::var_os(var)?;
                 Some((var, value))
             }))
+            .envs(wiring.env.iter().map(|(var, value)| (var, value)))
             .process_group(0);
         let mut child = command.spawn().map_err(|e| {
             format!(

@@ -192,6 +192,18 @@ pub const INSTALL_SNAPSHOT: Rule = Rule {
     source: "Figure 13, receiver steps 6-8; §7",
 };
 
+/// A snapshot travels in chunks.
+pub const SNAPSHOT_CHUNKS: Rule = Rule {
+    id: "snapshot-chunks",
+    statement:
+        "InstallSnapshot carries at most one chunk of the snapshot (raft::snapshot_chunk_size \
+                bytes) at its offset; the follower starts a snapshot at offset 0, adds only the \
+                chunk at the offset it has reached of that same snapshot (same leader term, same \
+                last index), ignores chunks of older snapshots, and saves and applies nothing \
+                until the last chunk (done) arrives",
+    source: "Figure 13, receiver steps 2-5",
+};
+
 /// A restarted peer delivers its saved snapshot first.
 pub const SNAPSHOT_RESTORE: Rule = Rule {
     id: "snapshot-restore",

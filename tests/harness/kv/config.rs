@@ -387,6 +387,7 @@ impl Config {
             disk,
             applied: None,
             on_death: self.death.recorder(),
+            env: Vec::new(),
         };
         match Judged::spawn(label, role, wiring) {
             Ok(process) => Arc::new(process),
