@@ -222,9 +222,9 @@ fn snapshot_chunks_unreliable() {
     let lag = fall_behind(&cfg, MIB);
     cfg.set_unreliable(true);
     cfg.set_long_reordering(true);
-    cfg.connect(lag.victim);
+    cfg.restart(lag.victim);
     // A new snapshot while the first is on its way: the transfer starts
-    // again, and chunks of the old one still arrive.
+    // again, and replies about the old one still arrive.
     for _ in 0..=SNAPSHOT_INTERVAL {
         cfg.start(lag.leader, random_int());
     }
@@ -239,7 +239,7 @@ fn snapshot_chunk_size() {
     let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, chunk);
     cfg.begin("a 256 KiB snapshot in 4 KiB chunks");
     let lag = fall_behind(&cfg, MIB / 4);
-    cfg.connect(lag.victim);
+    cfg.restart(lag.victim);
     catch_up(&cfg, &lag, Duration::from_secs(20));
     check_chunk_limit(&cfg, chunk);
     cfg.end();
@@ -254,9 +254,8 @@ fn snapshot_crash_mid_transfer() {
     // What it saved must not be a partial snapshot: the restart delivers
     // whatever snapshot it saved, and the tester checks it.
     cfg.crash1(lag.victim);
-    cfg.hold_link(lag.leader, lag.victim, false);
-    cfg.start1(lag.victim);
-    cfg.connect(lag.victim);
+    hold_into(&cfg, lag.victim, false);
+    cfg.restart(lag.victim);
     catch_up(&cfg, &lag, Duration::from_secs(20));
     cfg.end();
 }
@@ -267,28 +266,23 @@ fn snapshot_leader_change_mid_transfer() {
     cfg.begin("the leader changes halfway through a snapshot");
     let lag = fall_behind(&cfg, MIB / 4);
     part_way(&cfg, &lag);
-    cfg.disconnect(lag.leader);
+    let old = cfg.check_one_leader();
+    cfg.disconnect(old);
     // The new leader can only be the third peer (the follower's log is
     // behind); its snapshot moves on, so its bytes differ from the old one's.
-    let third = 3 - lag.leader - lag.victim;
+    let third = 3 - old - lag.victim;
+    cfg.hold_link(third, lag.victim, false);
+    cfg.deliver_held(third, lag.victim);
     cfg.wait_leader_among(&[third]);
     for _ in 0..=SNAPSHOT_INTERVAL {
         cfg.start(third, random_int());
     }
     let index = cfg.one(random_int(), 2, true);
-    catch_up(
-        &cfg,
-        &Lag {
-            index,
-            leader: third,
-            ..lag
-        },
-        Duration::from_secs(20),
-    );
+    catch_up(&cfg, &Lag { index, ..lag }, Duration::from_secs(20));
     // The old leader's held chunks, of an older term, arrive last.
-    cfg.hold_link(lag.leader, lag.victim, false);
-    cfg.deliver_held(lag.leader, lag.victim);
-    cfg.connect(lag.leader);
+    cfg.hold_link(old, lag.victim, false);
+    cfg.deliver_held(old, lag.victim);
+    cfg.connect(old);
     cfg.one(random_int(), 3, true);
     cfg.end();
 }
@@ -298,20 +292,25 @@ fn snapshot_stale_chunk() {
     let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
     cfg.begin("a chunk of an older snapshot arrives after the newer one began");
     let lag = fall_behind(&cfg, MIB / 4);
-    cfg.hold_link(lag.leader, lag.victim, true);
+    hold_into(&cfg, lag.victim, true);
+    cfg.start1(lag.victim);
     cfg.connect(lag.victim);
-    await_held(&cfg, &lag, 1);
+    await_held(&cfg, lag.victim, 1);
     // The leader's snapshot moves on; whatever it sends from now on is the
     // first chunk of the new one.
     for _ in 0..=SNAPSHOT_INTERVAL {
         cfg.start(lag.leader, random_int());
     }
     let index = cfg.one(random_int(), 2, true);
-    await_held(&cfg, &lag, cfg.held_count(lag.leader, lag.victim) + 1);
+    await_held(&cfg, lag.victim, held_into(&cfg, lag.victim) + 1);
     // Newest first: the new snapshot's first chunk, then the old one's.
-    cfg.deliver_held_newest_first(lag.leader, lag.victim);
-    cfg.hold_link(lag.leader, lag.victim, false);
-    cfg.deliver_held(lag.leader, lag.victim);
+    for from in others(&cfg, lag.victim) {
+        cfg.deliver_held_newest_first(from, lag.victim);
+    }
+    hold_into(&cfg, lag.victim, false);
+    for from in others(&cfg, lag.victim) {
+        cfg.deliver_held(from, lag.victim);
+    }
     catch_up(&cfg, &Lag { index, ..lag }, Duration::from_secs(20));
     cfg.end();
 }
@@ -329,20 +328,22 @@ const CHUNK_HEADER: usize = 512;
 /// A follower behind the leader's snapshot.
 #[derive(Clone, Copy)]
 struct Lag {
+    /// The leader while the follower was down.
     leader: usize,
     victim: usize,
-    /// The last index the others committed while it was away.
+    /// The last index the others committed while it was down.
     index: u64,
 }
 
-/// Cuts a follower off while the others commit commands of
-/// [`BIG_COMMAND`] characters, until the leader's snapshot holds at least
-/// `bytes`.
+/// Crashes a follower while the others commit commands of [`BIG_COMMAND`]
+/// characters, until the leader's snapshot holds at least `bytes`. Down,
+/// not cut off: a cut-off follower would campaign in ever higher terms,
+/// and its first reply after it rejoins would depose the leader.
 fn fall_behind(cfg: &Config, bytes: usize) -> Lag {
     cfg.one(random_int(), 3, true);
     let leader = cfg.check_one_leader();
     let victim = (leader + 1) % 3;
-    cfg.disconnect(victim);
+    cfg.crash1(victim);
     let text = "s".repeat(BIG_COMMAND);
     for _ in 0..bytes / BIG_COMMAND + SNAPSHOT_INTERVAL as usize {
         cfg.start(leader, Cmd::Text(text.clone()));
@@ -362,15 +363,36 @@ fn fall_behind(cfg: &Config, bytes: usize) -> Lag {
     }
 }
 
-/// Connects the follower with the leader's requests held, and lets a few
-/// of them through, one round at a time: the follower has some chunks of
-/// the snapshot, not all.
+/// The peers other than `victim`.
+fn others(cfg: &Config, victim: usize) -> impl Iterator<Item = usize> {
+    (0..cfg.n()).filter(move |&i| i != victim)
+}
+
+/// Holds every other peer's requests to `victim`, or stops holding them.
+fn hold_into(cfg: &Config, victim: usize, on: bool) {
+    for from in others(cfg, victim) {
+        cfg.hold_link(from, victim, on);
+    }
+}
+
+/// How many requests to `victim` are held.
+fn held_into(cfg: &Config, victim: usize) -> usize {
+    others(cfg, victim)
+        .map(|from| cfg.held_count(from, victim))
+        .sum()
+}
+
+/// Restarts the follower with the requests to it held, and lets a few of
+/// them through, one round at a time: the follower has some chunks of the
+/// snapshot, not all.
 fn part_way(cfg: &Config, lag: &Lag) {
-    cfg.hold_link(lag.leader, lag.victim, true);
-    cfg.connect(lag.victim);
+    hold_into(cfg, lag.victim, true);
+    cfg.restart(lag.victim);
     for _ in 0..4 {
-        await_held(cfg, lag, 1);
-        cfg.deliver_held(lag.leader, lag.victim);
+        await_held(cfg, lag.victim, 1);
+        for from in others(cfg, lag.victim) {
+            cfg.deliver_held(from, lag.victim);
+        }
     }
     let applied = cfg.applied_through(lag.victim);
     assert!(
@@ -384,17 +406,14 @@ fn part_way(cfg: &Config, lag: &Lag) {
     );
 }
 
-/// Waits until the leader has sent the held follower at least `count`
-/// requests.
-fn await_held(cfg: &Config, lag: &Lag, count: usize) {
+/// Waits until at least `count` requests to `victim` are held.
+fn await_held(cfg: &Config, victim: usize, count: usize) {
     let deadline = Instant::now() + Duration::from_secs(5);
-    while cfg.held_count(lag.leader, lag.victim) < count {
+    while held_into(cfg, victim) < count {
         assert!(
             Instant::now() < deadline,
-            "the leader S{} sent S{} nothing for 5 s while S{} lagged behind its snapshot{}",
-            lag.leader,
-            lag.victim,
-            lag.victim,
+            "no peer sent S{victim} anything for 5 s while it lagged behind the leader's \
+             snapshot{}",
             likely_causes(&[rules::INSTALL_SNAPSHOT, rules::HEARTBEATS])
         );
         std::thread::sleep(Duration::from_millis(10));
@@ -409,8 +428,8 @@ fn catch_up(cfg: &Config, lag: &Lag, within: Duration) {
     while cfg.applied_through(lag.victim) < lag.index {
         assert!(
             Instant::now() < deadline,
-            "S{} applied only through {} in {} s after it reconnected: it never installed \
-             the {} byte snapshot through {}{}",
+            "S{} applied only through {} in {} s after it came back: it never installed the \
+             {} byte snapshot through {}{}",
             lag.victim,
             cfg.applied_through(lag.victim),
             within.as_secs(),
