@@ -217,17 +217,17 @@ fn snap_common(desc: &str, net: Net, victim_fault: Victim) {
 #[test]
 fn snapshot_chunks_unreliable() {
     let chunk = 64 * 1024;
-    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, chunk);
-    cfg.begin("a 1 MiB snapshot in 64 KiB chunks (unreliable, long reordering)");
-    let lag = fall_behind(&cfg, MIB);
+    let (cfg, lag) = lagging(
+        "a 1 MiB snapshot in 64 KiB chunks (unreliable, long reordering)",
+        chunk,
+        MIB,
+    );
     cfg.set_unreliable(true);
     cfg.set_long_reordering(true);
     cfg.restart(lag.victim);
     // A new snapshot while the first is on its way: the transfer starts
     // again, and replies about the old one still arrive.
-    for _ in 0..=SNAPSHOT_INTERVAL {
-        cfg.start(lag.leader, random_int());
-    }
+    start_a_snapshot_interval(&cfg, lag.leader);
     catch_up(&cfg, &lag, Duration::from_secs(60));
     check_chunk_limit(&cfg, chunk);
     cfg.end();
@@ -236,9 +236,7 @@ fn snapshot_chunks_unreliable() {
 #[test]
 fn snapshot_chunk_size() {
     let chunk = 4096;
-    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, chunk);
-    cfg.begin("a 256 KiB snapshot in 4 KiB chunks");
-    let lag = fall_behind(&cfg, MIB / 4);
+    let (cfg, lag) = lagging("a 256 KiB snapshot in 4 KiB chunks", chunk, MIB / 4);
     cfg.restart(lag.victim);
     catch_up(&cfg, &lag, Duration::from_secs(20));
     check_chunk_limit(&cfg, chunk);
@@ -247,9 +245,11 @@ fn snapshot_chunk_size() {
 
 #[test]
 fn snapshot_crash_mid_transfer() {
-    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
-    cfg.begin("a follower crashes halfway through a snapshot");
-    let lag = fall_behind(&cfg, MIB / 4);
+    let (cfg, lag) = lagging(
+        "a follower crashes halfway through a snapshot",
+        4096,
+        MIB / 4,
+    );
     part_way(&cfg, &lag);
     // What it saved must not be a partial snapshot: the restart delivers
     // whatever snapshot it saved, and the tester checks it.
@@ -262,9 +262,11 @@ fn snapshot_crash_mid_transfer() {
 
 #[test]
 fn snapshot_leader_change_mid_transfer() {
-    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
-    cfg.begin("the leader changes halfway through a snapshot");
-    let lag = fall_behind(&cfg, MIB / 4);
+    let (cfg, lag) = lagging(
+        "the leader changes halfway through a snapshot",
+        4096,
+        MIB / 4,
+    );
     part_way(&cfg, &lag);
     let old = cfg.check_one_leader();
     cfg.disconnect(old);
@@ -274,9 +276,7 @@ fn snapshot_leader_change_mid_transfer() {
     cfg.hold_link(third, lag.victim, false);
     cfg.deliver_held(third, lag.victim);
     cfg.wait_leader_among(&[third]);
-    for _ in 0..=SNAPSHOT_INTERVAL {
-        cfg.start(third, random_int());
-    }
+    start_a_snapshot_interval(&cfg, third);
     let index = cfg.one(random_int(), 2, true);
     catch_up(&cfg, &Lag { index, ..lag }, Duration::from_secs(20));
     // The old leader's held chunks, of an older term, arrive last.
@@ -289,28 +289,24 @@ fn snapshot_leader_change_mid_transfer() {
 
 #[test]
 fn snapshot_stale_chunk() {
-    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, 4096);
-    cfg.begin("a chunk of an older snapshot arrives after the newer one began");
-    let lag = fall_behind(&cfg, MIB / 4);
+    let (cfg, lag) = lagging(
+        "a chunk of an older snapshot arrives after the newer one began",
+        4096,
+        MIB / 4,
+    );
     hold_into(&cfg, lag.victim, true);
     cfg.start1(lag.victim);
     cfg.connect(lag.victim);
     await_held(&cfg, lag.victim, 1);
     // The leader's snapshot moves on; whatever it sends from now on is the
     // first chunk of the new one.
-    for _ in 0..=SNAPSHOT_INTERVAL {
-        cfg.start(lag.leader, random_int());
-    }
+    start_a_snapshot_interval(&cfg, lag.leader);
     let index = cfg.one(random_int(), 2, true);
     await_held(&cfg, lag.victim, held_into(&cfg, lag.victim) + 1);
     // Newest first: the new snapshot's first chunk, then the old one's.
-    for from in others(&cfg, lag.victim) {
-        cfg.deliver_held_newest_first(from, lag.victim);
-    }
+    deliver_into(&cfg, lag.victim, Config::deliver_held_newest_first);
     hold_into(&cfg, lag.victim, false);
-    for from in others(&cfg, lag.victim) {
-        cfg.deliver_held(from, lag.victim);
-    }
+    deliver_into(&cfg, lag.victim, Config::deliver_held);
     catch_up(&cfg, &Lag { index, ..lag }, Duration::from_secs(20));
     cfg.end();
 }
@@ -333,6 +329,24 @@ struct Lag {
     victim: usize,
     /// The last index the others committed while it was down.
     index: u64,
+}
+
+/// Starts a test `desc` of 3 peers that send snapshots in chunks of
+/// `chunk` bytes, with a follower behind a snapshot of at least `bytes`
+/// (see [`fall_behind`]).
+#[track_caller]
+fn lagging(desc: &str, chunk: usize, bytes: usize) -> (Config, Lag) {
+    let cfg = Config::with_snapshot_chunk(3, Net::Reliable, Applier::Snapshotting, chunk);
+    cfg.begin(desc);
+    let lag = fall_behind(&cfg, bytes);
+    (cfg, lag)
+}
+
+/// Starts enough commands on `leader` for its snapshot to move on.
+fn start_a_snapshot_interval(cfg: &Config, leader: usize) {
+    for _ in 0..=SNAPSHOT_INTERVAL {
+        cfg.start(leader, random_int());
+    }
 }
 
 /// Crashes a follower while the others commit commands of [`BIG_COMMAND`]
@@ -375,6 +389,14 @@ fn hold_into(cfg: &Config, victim: usize, on: bool) {
     }
 }
 
+/// Delivers every other peer's held requests to `victim` with `deliver`
+/// (one of [`Config::deliver_held`] and its newest-first twin).
+fn deliver_into(cfg: &Config, victim: usize, deliver: fn(&Config, usize, usize) -> usize) {
+    for from in others(cfg, victim) {
+        deliver(cfg, from, victim);
+    }
+}
+
 /// How many requests to `victim` are held.
 fn held_into(cfg: &Config, victim: usize) -> usize {
     others(cfg, victim)
@@ -390,9 +412,7 @@ fn part_way(cfg: &Config, lag: &Lag) {
     cfg.restart(lag.victim);
     for _ in 0..4 {
         await_held(cfg, lag.victim, 1);
-        for from in others(cfg, lag.victim) {
-            cfg.deliver_held(from, lag.victim);
-        }
+        deliver_into(cfg, lag.victim, Config::deliver_held);
     }
     let applied = cfg.applied_through(lag.victim);
     assert!(
