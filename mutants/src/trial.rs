@@ -129,7 +129,7 @@ fn try_run(
         )?;
     }
     if let Some(mutant) = mutant {
-        if let Err(problem) = apply_patch(&mutant.patch, scratch.path()) {
+        if let Err(problem) = apply_patch(&mutant.patch, scratch.path(), false) {
             return Ok(Verdict::PatchFailed(problem));
         }
     }
@@ -232,11 +232,13 @@ fn output_names(report_dir: &Path, run: &Run, rule: &str) -> bool {
 }
 
 /// Applies `patch` at `root` with `patch -p1`, leaving no backup or reject
-/// files; the error is patch's own first line.
-fn apply_patch(patch: &Path, root: &Path) -> Result<(), String> {
+/// files; the error is patch's own first line. With `dry_run` nothing is
+/// written: it only checks that the patch still applies.
+fn apply_patch(patch: &Path, root: &Path, dry_run: bool) -> Result<(), String> {
     let output = Command::new("patch")
         .current_dir(root)
         .args(["-p1", "--batch", "--forward", "--no-backup-if-mismatch"])
+        .args(dry_run.then_some("--dry-run"))
         .args(["--reject-file", "-", "--input"])
         .arg(patch)
         .output()
@@ -321,11 +323,25 @@ mod tests {
             "--- a/a.rs\n+++ b/a.rs\n@@ -1 +1 @@\n-fn b() {}\n+fn c() {}\n",
         )
         .unwrap();
-        let error = apply_patch(&patch, root.path()).unwrap_err();
+        let error = apply_patch(&patch, root.path(), false).unwrap_err();
         assert!(error.contains("m.patch does not apply"), "{error}");
         assert_eq!(
             fs::read_to_string(root.path().join("a.rs")).unwrap(),
             "fn a() {}\n"
         );
+    }
+
+    /// A patch that no longer applies makes the catalogue's CI run fail
+    /// after an hour; this finds it in the tools' quick tests instead.
+    #[test]
+    fn every_catalogue_patch_applies_to_the_reference() {
+        let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let reference = crate_dir.parent().unwrap();
+        let mutants = crate::catalogue::load(&crate_dir.join("catalogue.toml")).unwrap();
+        let stale: Vec<String> = mutants
+            .iter()
+            .filter_map(|m| apply_patch(&m.patch, reference, true).err())
+            .collect();
+        assert!(stale.is_empty(), "{}", stale.join("\n"));
     }
 }
