@@ -2,16 +2,19 @@
 //! through real clerks. Prints the latency of one clerk's sequential Puts
 //! and Gets, each apart, and the throughput of 1, 10 and 50 concurrent
 //! clerks for three workloads: Puts and Gets alternating, only Gets, only
-//! Puts.
+//! Puts; then, from a second process with the reference's switch
+//! [`GETS_THROUGH_LOG_VAR`] set, the first two with Gets through the log
+//! (3A's way), to show what ReadIndex (3C) gains.
 //!
 //! `cargo bench -p kvraft`
 
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use kvraft::{Clerk, KvServer};
+use kvraft::{Clerk, KvServer, GETS_THROUGH_LOG_VAR};
 use labrpc::{ClientEnd, Network, Server};
 use raft::Persister;
 
@@ -151,8 +154,19 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// Operations per second of `clerks` clerks running `workload` concurrently.
-fn throughput(clerks: Vec<Clerk>, workload: Workload) -> f64 {
+/// One cell of the throughput tables.
+#[derive(Clone, Copy)]
+struct Measured {
+    ops_per_sec: f64,
+    /// Every RPC the network carried (clerks' and Raft's) per operation.
+    rpcs_per_op: f64,
+}
+
+/// What `count` fresh clerks of `cluster` achieve running `workload`
+/// concurrently for [`THROUGHPUT_RUN`].
+fn throughput(cluster: &mut Cluster, count: usize, workload: Workload) -> Measured {
+    let clerks: Vec<Clerk> = (0..count).map(|_| cluster.clerk()).collect();
+    let rpcs_before = cluster.net.total_count();
     let stop = AtomicBool::new(false);
     let started = Instant::now();
     let done: usize = thread::scope(|scope| {
@@ -175,15 +189,98 @@ fn throughput(clerks: Vec<Clerk>, workload: Workload) -> f64 {
         stop.store(true, Ordering::Relaxed);
         workers.into_iter().map(|w| w.join().unwrap()).sum()
     });
-    done as f64 / started.elapsed().as_secs_f64()
+    let rpcs = cluster.net.total_count() - rpcs_before;
+    Measured {
+        ops_per_sec: done as f64 / started.elapsed().as_secs_f64(),
+        rpcs_per_op: rpcs as f64 / done.max(1) as f64,
+    }
 }
 
-fn main() {
+/// The argument with which the bench runs itself, with
+/// [`GETS_THROUGH_LOG_VAR`] set, to measure Gets through the log: it then
+/// prints only the cells of [`LOG_WORKLOADS`], one line per row.
+const LOG_ROWS_ARG: &str = "--gets-through-log-rows";
+
+/// The workloads measured again with Gets through the log.
+const LOG_WORKLOADS: [Workload; 2] = [Workload::Mixed, Workload::Gets];
+
+/// Each of `workloads` (columns) at each of [`CLERK_COUNTS`] (rows).
+fn throughput_rows(cluster: &mut Cluster, workloads: &[Workload]) -> Vec<Vec<Measured>> {
+    CLERK_COUNTS
+        .iter()
+        .map(|&count| {
+            workloads
+                .iter()
+                .map(|&workload| throughput(cluster, count, workload))
+                .collect()
+        })
+        .collect()
+}
+
+/// A cluster whose first election is over.
+fn warm_cluster() -> (Cluster, Clerk) {
     let mut cluster = Cluster::start();
     let mut clerk = cluster.clerk();
-    // The first operation waits out the first election.
     clerk.get("warm-up");
+    (cluster, clerk)
+}
 
+/// Runs this bench again as a child process with Gets through the log
+/// (the switch is read once per process) and reads its rows.
+fn rows_with_gets_through_log() -> Result<Vec<Vec<Measured>>, String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
+    let output = Command::new(&me)
+        .arg(LOG_ROWS_ARG)
+        .env(GETS_THROUGH_LOG_VAR, "1")
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", me.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the run with Gets through the log failed ({})",
+            output.status
+        ));
+    }
+    let numbers: Vec<Vec<f64>> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| line.split_whitespace().map(str::parse).collect())
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("the run with Gets through the log printed a bad row: {e}"))?;
+    let rows: Vec<Vec<Measured>> = numbers
+        .iter()
+        .map(|line| {
+            line.chunks_exact(2)
+                .map(|pair| Measured {
+                    ops_per_sec: pair[0],
+                    rpcs_per_op: pair[1],
+                })
+                .collect()
+        })
+        .collect();
+    if rows.len() != CLERK_COUNTS.len() || rows.iter().any(|r| r.len() != LOG_WORKLOADS.len()) {
+        return Err(format!(
+            "the run with Gets through the log printed {} rows, not {}",
+            rows.len(),
+            CLERK_COUNTS.len()
+        ));
+    }
+    Ok(rows)
+}
+
+fn main() -> ExitCode {
+    if std::env::args().any(|arg| arg == LOG_ROWS_ARG) {
+        let (mut cluster, _) = warm_cluster();
+        for row in throughput_rows(&mut cluster, &LOG_WORKLOADS) {
+            let cells: Vec<String> = row
+                .iter()
+                .map(|cell| format!("{} {}", cell.ops_per_sec, cell.rpcs_per_op))
+                .collect();
+            println!("{}", cells.join(" "));
+        }
+        cluster.stop();
+        return ExitCode::SUCCESS;
+    }
+    let (mut cluster, mut clerk) = warm_cluster();
     let (puts, gets) = sequential_latencies(&mut clerk);
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -199,23 +296,57 @@ fn main() {
             ms(percentile(latencies, 0.99))
         );
     }
+    let rows = throughput_rows(&mut cluster, &Workload::ALL);
+    cluster.stop();
+    let log_rows = match rows_with_gets_through_log() {
+        Ok(log_rows) => log_rows,
+        Err(problem) => {
+            eprintln!("kv bench: {problem}");
+            return ExitCode::FAILURE;
+        }
+    };
+    print_table("ops/s", &rows, &log_rows, |cell| {
+        format!("{:10.0}", cell.ops_per_sec)
+    });
+    print_table("RPCs per operation", &rows, &log_rows, |cell| {
+        format!("{:10.2}", cell.rpcs_per_op)
+    });
+    let last = CLERK_COUNTS.len() - 1;
+    let (gets, mixed_through_log) = (rows[last][1], log_rows[last][0]);
     println!();
     println!(
-        "concurrent clerks, {} s each, ops/s",
+        "Gets by ReadIndex at {} clerks: {:.2} x the mixed throughput with Gets through the log",
+        CLERK_COUNTS[last],
+        gets.ops_per_sec / mixed_through_log.ops_per_sec
+    );
+    ExitCode::SUCCESS
+}
+
+/// One throughput table: a row per clerk count, the columns of
+/// [`Workload::ALL`] with Gets by ReadIndex, then those of [`LOG_WORKLOADS`]
+/// with Gets through the log.
+fn print_table(
+    what: &str,
+    rows: &[Vec<Measured>],
+    log_rows: &[Vec<Measured>],
+    cell: impl Fn(&Measured) -> String,
+) {
+    println!();
+    println!(
+        "concurrent clerks, {} s each, {what}",
         THROUGHPUT_RUN.as_secs()
     );
+    println!("          Gets by ReadIndex (3C)             Gets through the log (3A)");
     print!("  clerks");
-    for workload in Workload::ALL {
+    for workload in Workload::ALL.iter().chain(&LOG_WORKLOADS) {
         print!(" {:>10}", workload.name());
     }
     println!();
-    for count in CLERK_COUNTS {
+    for ((count, row), log_row) in CLERK_COUNTS.iter().zip(rows).zip(log_rows) {
         print!("  {count:6}");
-        for workload in Workload::ALL {
-            let clerks = (0..count).map(|_| cluster.clerk()).collect();
-            print!(" {:10.0}", throughput(clerks, workload));
+        for measured in row.iter().chain(log_row) {
+            print!(" {}", cell(measured));
         }
         println!();
     }
-    cluster.stop();
 }

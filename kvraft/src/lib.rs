@@ -98,3 +98,9 @@ mod state_machine;
 
 pub use clerk::Clerk;
 pub use server::KvServer;
+
+/// Set this environment variable to `1` and the reference server sends
+/// Gets through the Raft log, as 3A does, instead of answering them by
+/// ReadIndex (3C). It is read once per process; `cargo bench -p kvraft`
+/// uses it to measure both ways in one run. Your server may ignore it.
+pub const GETS_THROUGH_LOG_VAR: &str = "KV_GETS_THROUGH_LOG";

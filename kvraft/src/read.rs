@@ -4,10 +4,19 @@
 //! until its state machine has applied that index, and answers from it.
 
 use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use crate::rpc::{KvError, Op, Reply, Request};
 use crate::server::{Shared, COMMIT_TIMEOUT};
+use crate::GETS_THROUGH_LOG_VAR;
+
+/// Whether Gets are answered by ReadIndex: unless the benchmark's switch,
+/// [`GETS_THROUGH_LOG_VAR`], is `1`.
+pub(crate) fn gets_skip_log() -> bool {
+    static SKIP: OnceLock<bool> = OnceLock::new();
+    *SKIP.get_or_init(|| std::env::var_os(GETS_THROUGH_LOG_VAR).is_none_or(|value| value != "1"))
+}
 
 impl Shared {
     /// A Get of `key`, answered without a log entry.

@@ -190,7 +190,9 @@ impl Shared {
     /// The `"KV.Execute"` handler.
     fn execute(&self, request: Request) -> Reply {
         if let Op::Get { key } = &request.op {
-            return self.read(key);
+            if crate::read::gets_skip_log() {
+                return self.read(key);
+            }
         }
         let (index, term, reply) = {
             let mut state = self.state.lock();
