@@ -1,10 +1,12 @@
 //! KV service benchmark: three servers on a reliable network, measured
 //! through real clerks. Prints the latency of one clerk's sequential Puts
-//! and Gets, each apart, and the throughput of 1, 10 and 50 concurrent
-//! clerks for three workloads: Puts and Gets alternating, only Gets, only
-//! Puts; then, from a second process with the reference's switch
-//! [`GETS_THROUGH_LOG_VAR`] set, the first two with Gets through the log
-//! (3A's way), to show what ReadIndex (3C) gains.
+//! and Gets, each apart; then, for 1, 10, 50 and 200 concurrent clerks and
+//! three workloads (Puts and Gets alternating, only Gets, only Puts),
+//! throughput, latency, and RPCs and persists per operation, for each
+//! [`Mode`] of the reference: as it is, with Gets through the log (3A's
+//! way, [`GETS_THROUGH_LOG_VAR`]) and unbatched ([`UNBATCHED_VAR`]). Each
+//! mode runs in a process of its own, since the switches are read once per
+//! process, three times, the modes taking turns; each cell is the median.
 //!
 //! `cargo bench -p kvraft`
 
@@ -17,6 +19,7 @@ use std::time::{Duration, Instant};
 use kvraft::{Clerk, KvServer, GETS_THROUGH_LOG_VAR};
 use labrpc::{ClientEnd, Network, Server};
 use raft::Persister;
+use raft::UNBATCHED_VAR;
 
 const SERVERS: usize = 3;
 /// Snapshots keep the log, which Raft persists whole, short.
@@ -24,9 +27,13 @@ const MAX_RAFT_STATE: Option<usize> = Some(64 * 1024);
 /// Sequential operations timed one by one.
 const SEQUENTIAL_OPS: usize = 5000;
 /// Concurrent clerk counts of the throughput rows.
-const CLERK_COUNTS: [usize; 3] = [1, 10, 50];
-/// How long each throughput row runs.
-const THROUGHPUT_RUN: Duration = Duration::from_secs(3);
+const CLERK_COUNTS: [usize; 4] = [1, 10, 50, 200];
+/// How long each throughput cell runs.
+const THROUGHPUT_RUN: Duration = Duration::from_secs(2);
+/// How many times each mode is measured, the modes taking turns; each cell
+/// reports the run with the median throughput, since on a shared 2-core
+/// machine one run of a cell varies by a third or more.
+const REPEATS: usize = 3;
 /// Keys each clerk cycles through, so values stay small.
 const KEYS_PER_CLERK: usize = 4;
 
@@ -34,16 +41,19 @@ const KEYS_PER_CLERK: usize = 4;
 struct Cluster {
     net: Network,
     servers: Vec<KvServer>,
+    persisters: Vec<Arc<Persister>>,
     clerks_made: usize,
 }
 
 impl Cluster {
     fn start() -> Cluster {
         let net = Network::new();
+        let persisters: Vec<Arc<Persister>> =
+            (0..SERVERS).map(|_| Arc::new(Persister::new())).collect();
         let servers = (0..SERVERS)
             .map(|i| {
                 let ends = Cluster::ends(&net, &format!("kv{i}"));
-                let kv = KvServer::new(ends, i, Arc::new(Persister::new()), MAX_RAFT_STATE);
+                let kv = KvServer::new(ends, i, Arc::clone(&persisters[i]), MAX_RAFT_STATE);
                 let mut server = Server::new();
                 for service in kv.services() {
                     server.add_service(service);
@@ -55,6 +65,7 @@ impl Cluster {
         Cluster {
             net,
             servers,
+            persisters,
             clerks_made: 0,
         }
     }
@@ -80,6 +91,11 @@ impl Cluster {
         ))
     }
 
+    /// Saves of Raft state so far, on every server together.
+    fn saves(&self) -> u64 {
+        self.persisters.iter().map(|p| p.save_count()).sum()
+    }
+
     fn stop(self) {
         for kv in &self.servers {
             kv.kill();
@@ -89,7 +105,7 @@ impl Cluster {
 }
 
 /// What the clerks of a throughput row do.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq)]
 enum Workload {
     /// Alternately a Put and a Get of one of the clerk's keys.
     Mixed,
@@ -154,139 +170,236 @@ fn percentile(sorted: &[Duration], fraction: f64) -> Duration {
     sorted[rank - 1]
 }
 
-/// One cell of the throughput tables.
+/// One cell of the throughput table.
 #[derive(Clone, Copy)]
 struct Measured {
     ops_per_sec: f64,
+    p50: Duration,
+    p99: Duration,
     /// Every RPC the network carried (clerks' and Raft's) per operation.
     rpcs_per_op: f64,
+    /// Saves of Raft state, on all servers together, per operation.
+    persists_per_op: f64,
+}
+
+impl Measured {
+    /// The cell as one line of numbers, for the parent process to read.
+    fn to_line(self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.ops_per_sec,
+            self.p50.as_secs_f64(),
+            self.p99.as_secs_f64(),
+            self.rpcs_per_op,
+            self.persists_per_op
+        )
+    }
+
+    fn from_line(line: &str) -> Result<Measured, String> {
+        let numbers: Vec<f64> = line
+            .split_whitespace()
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("a bad cell {line:?}: {e}"))?;
+        let [ops_per_sec, p50, p99, rpcs_per_op, persists_per_op] = numbers[..] else {
+            return Err(format!(
+                "a cell of {} numbers, not 5: {line:?}",
+                numbers.len()
+            ));
+        };
+        Ok(Measured {
+            ops_per_sec,
+            p50: Duration::from_secs_f64(p50),
+            p99: Duration::from_secs_f64(p99),
+            rpcs_per_op,
+            persists_per_op,
+        })
+    }
 }
 
 /// What `count` fresh clerks of `cluster` achieve running `workload`
 /// concurrently for [`THROUGHPUT_RUN`].
 fn throughput(cluster: &mut Cluster, count: usize, workload: Workload) -> Measured {
     let clerks: Vec<Clerk> = (0..count).map(|_| cluster.clerk()).collect();
-    let rpcs_before = cluster.net.total_count();
+    let (rpcs_before, saves_before) = (cluster.net.total_count(), cluster.saves());
     let stop = AtomicBool::new(false);
     let started = Instant::now();
-    let done: usize = thread::scope(|scope| {
+    let mut latencies: Vec<Duration> = thread::scope(|scope| {
         let workers: Vec<_> = clerks
             .into_iter()
             .enumerate()
             .map(|(who, mut clerk)| {
                 let stop = &stop;
                 scope.spawn(move || {
-                    let mut step = 0;
+                    let mut latencies = Vec::new();
                     while !stop.load(Ordering::Relaxed) {
-                        operate(&mut clerk, who, workload, step);
-                        step += 1;
+                        let began = Instant::now();
+                        operate(&mut clerk, who, workload, latencies.len());
+                        latencies.push(began.elapsed());
                     }
-                    step
+                    latencies
                 })
             })
             .collect();
         thread::sleep(THROUGHPUT_RUN);
         stop.store(true, Ordering::Relaxed);
-        workers.into_iter().map(|w| w.join().unwrap()).sum()
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
     });
-    let rpcs = cluster.net.total_count() - rpcs_before;
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let done = latencies.len().max(1) as f64;
     Measured {
-        ops_per_sec: done as f64 / started.elapsed().as_secs_f64(),
-        rpcs_per_op: rpcs as f64 / done.max(1) as f64,
+        ops_per_sec: latencies.len() as f64 / elapsed.as_secs_f64(),
+        p50: percentile(&latencies, 0.50),
+        p99: percentile(&latencies, 0.99),
+        rpcs_per_op: (cluster.net.total_count() - rpcs_before) as f64 / done,
+        persists_per_op: (cluster.saves() - saves_before) as f64 / done,
     }
 }
 
-/// The argument with which the bench runs itself, with
-/// [`GETS_THROUGH_LOG_VAR`] set, to measure Gets through the log: it then
-/// prints only the cells of [`LOG_WORKLOADS`], one line per row.
-const LOG_ROWS_ARG: &str = "--gets-through-log-rows";
+/// A way of running the reference that the bench compares.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// As it is: Gets by ReadIndex, started entries saved together.
+    Reference,
+    /// Gets through the log, as in 3A.
+    GetsThroughLog,
+    /// Each started entry saved on its own, as before group commit.
+    Unbatched,
+}
 
-/// The workloads measured again with Gets through the log.
-const LOG_WORKLOADS: [Workload; 2] = [Workload::Mixed, Workload::Gets];
+impl Mode {
+    const ALL: [Mode; 3] = [Mode::Reference, Mode::GetsThroughLog, Mode::Unbatched];
 
-/// Each of `workloads` (columns) at each of [`CLERK_COUNTS`] (rows).
-fn throughput_rows(cluster: &mut Cluster, workloads: &[Workload]) -> Vec<Vec<Measured>> {
-    CLERK_COUNTS
+    fn name(self) -> &'static str {
+        match self {
+            Mode::Reference => "reference",
+            Mode::GetsThroughLog => "gets-through-log",
+            Mode::Unbatched => "unbatched",
+        }
+    }
+
+    /// The workloads this mode changes.
+    fn workloads(self) -> &'static [Workload] {
+        match self {
+            Mode::Reference => &Workload::ALL,
+            Mode::GetsThroughLog => &[Workload::Mixed, Workload::Gets],
+            Mode::Unbatched => &[Workload::Mixed, Workload::Puts],
+        }
+    }
+
+    /// The switch this mode sets, if any.
+    fn switch(self) -> Option<&'static str> {
+        match self {
+            Mode::Reference => None,
+            Mode::GetsThroughLog => Some(GETS_THROUGH_LOG_VAR),
+            Mode::Unbatched => Some(UNBATCHED_VAR),
+        }
+    }
+}
+
+/// The argument with which the bench runs itself as a child measuring one
+/// mode (named next); the child prints one line per cell, workload by
+/// workload, clerk count by clerk count.
+const MODE_ARG: &str = "--measure-mode";
+
+/// Measures `mode`'s cells in this process, each workload on a fresh
+/// cluster: a cluster that has served 200 clerks runs the next workload
+/// measurably slower.
+fn measure_here(mode: Mode) {
+    for &workload in mode.workloads() {
+        let mut cluster = Cluster::start();
+        cluster.clerk().get("warm-up");
+        for count in CLERK_COUNTS {
+            println!("{}", throughput(&mut cluster, count, workload).to_line());
+        }
+        cluster.stop();
+    }
+}
+
+/// Runs this bench again as a child process measuring `mode`, and reads
+/// its cells: `cells[w][c]` is workload `w` of the mode at clerk count `c`.
+fn measure_in_child(mode: Mode) -> Result<Vec<Vec<Measured>>, String> {
+    let me = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
+    let mut child = Command::new(&me);
+    child.args([MODE_ARG, mode.name()]).stderr(Stdio::inherit());
+    for var in Mode::ALL.iter().filter_map(|m| m.switch()) {
+        child.env_remove(var);
+    }
+    if let Some(var) = mode.switch() {
+        child.env(var, "1");
+    }
+    let output = child
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", me.display()))?;
+    if !output.status.success() {
+        return Err(format!(
+            "the {} run failed ({})",
+            mode.name(),
+            output.status
+        ));
+    }
+    let cells: Vec<Measured> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(Measured::from_line)
+        .collect::<Result<_, _>>()
+        .map_err(|e| format!("the {} run printed {e}", mode.name()))?;
+    let wanted = mode.workloads().len() * CLERK_COUNTS.len();
+    if cells.len() != wanted {
+        return Err(format!(
+            "the {} run printed {} cells, not {wanted}",
+            mode.name(),
+            cells.len()
+        ));
+    }
+    Ok(cells
+        .chunks(CLERK_COUNTS.len())
+        .map(<[Measured]>::to_vec)
+        .collect())
+}
+
+/// Per cell of `mode`, the run with the median throughput among `runs`.
+fn medians(runs: &[(Mode, Vec<Vec<Measured>>)], mode: Mode) -> Vec<Vec<Measured>> {
+    let of_mode: Vec<&Vec<Vec<Measured>>> = runs
         .iter()
-        .map(|&count| {
-            workloads
-                .iter()
-                .map(|&workload| throughput(cluster, count, workload))
+        .filter(|(m, _)| *m == mode)
+        .map(|(_, cells)| cells)
+        .collect();
+    (0..mode.workloads().len())
+        .map(|w| {
+            (0..CLERK_COUNTS.len())
+                .map(|c| {
+                    let mut cell: Vec<Measured> = of_mode.iter().map(|run| run[w][c]).collect();
+                    cell.sort_by(|a, b| a.ops_per_sec.total_cmp(&b.ops_per_sec));
+                    cell[cell.len() / 2]
+                })
                 .collect()
         })
         .collect()
 }
 
-/// A cluster whose first election is over.
-fn warm_cluster() -> (Cluster, Clerk) {
+/// Ops/s of `mode`'s `workload` at the largest clerk count but one (50).
+fn at_fifty(table: &[(Mode, Vec<Vec<Measured>>)], mode: Mode, workload: Workload) -> f64 {
+    let (_, cells) = table.iter().find(|(m, _)| *m == mode).unwrap();
+    let w = mode
+        .workloads()
+        .iter()
+        .position(|&w| w == workload)
+        .unwrap();
+    let c = CLERK_COUNTS.iter().position(|&c| c == 50).unwrap();
+    cells[w][c].ops_per_sec
+}
+
+fn print_sequential() {
     let mut cluster = Cluster::start();
     let mut clerk = cluster.clerk();
+    // The first operation waits out the first election.
     clerk.get("warm-up");
-    (cluster, clerk)
-}
-
-/// Runs this bench again as a child process with Gets through the log
-/// (the switch is read once per process) and reads its rows.
-fn rows_with_gets_through_log() -> Result<Vec<Vec<Measured>>, String> {
-    let me = std::env::current_exe().map_err(|e| format!("cannot find the bench binary: {e}"))?;
-    let output = Command::new(&me)
-        .arg(LOG_ROWS_ARG)
-        .env(GETS_THROUGH_LOG_VAR, "1")
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", me.display()))?;
-    if !output.status.success() {
-        return Err(format!(
-            "the run with Gets through the log failed ({})",
-            output.status
-        ));
-    }
-    let numbers: Vec<Vec<f64>> = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .map(|line| line.split_whitespace().map(str::parse).collect())
-        .collect::<Result<_, _>>()
-        .map_err(|e| format!("the run with Gets through the log printed a bad row: {e}"))?;
-    let rows: Vec<Vec<Measured>> = numbers
-        .iter()
-        .map(|line| {
-            line.chunks_exact(2)
-                .map(|pair| Measured {
-                    ops_per_sec: pair[0],
-                    rpcs_per_op: pair[1],
-                })
-                .collect()
-        })
-        .collect();
-    if rows.len() != CLERK_COUNTS.len() || rows.iter().any(|r| r.len() != LOG_WORKLOADS.len()) {
-        return Err(format!(
-            "the run with Gets through the log printed {} rows, not {}",
-            rows.len(),
-            CLERK_COUNTS.len()
-        ));
-    }
-    Ok(rows)
-}
-
-fn main() -> ExitCode {
-    if std::env::args().any(|arg| arg == LOG_ROWS_ARG) {
-        let (mut cluster, _) = warm_cluster();
-        for row in throughput_rows(&mut cluster, &LOG_WORKLOADS) {
-            let cells: Vec<String> = row
-                .iter()
-                .map(|cell| format!("{} {}", cell.ops_per_sec, cell.rpcs_per_op))
-                .collect();
-            println!("{}", cells.join(" "));
-        }
-        cluster.stop();
-        return ExitCode::SUCCESS;
-    }
-    let (mut cluster, mut clerk) = warm_cluster();
     let (puts, gets) = sequential_latencies(&mut clerk);
-    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!(
-        "KV benchmark: {SERVERS} servers, reliable network, max_raft_state {MAX_RAFT_STATE:?}"
-    );
-    println!();
+    cluster.stop();
     println!("sequential, 1 clerk, {SEQUENTIAL_OPS} ops (Put/Get alternating)");
     println!("  op        p50 ms    p99 ms");
     for (name, latencies) in [("put", &puts), ("get", &gets)] {
@@ -296,57 +409,75 @@ fn main() -> ExitCode {
             ms(percentile(latencies, 0.99))
         );
     }
-    let rows = throughput_rows(&mut cluster, &Workload::ALL);
-    cluster.stop();
-    let log_rows = match rows_with_gets_through_log() {
-        Ok(log_rows) => log_rows,
-        Err(problem) => {
-            eprintln!("kv bench: {problem}");
-            return ExitCode::FAILURE;
-        }
-    };
-    print_table("ops/s", &rows, &log_rows, |cell| {
-        format!("{:10.0}", cell.ops_per_sec)
-    });
-    print_table("RPCs per operation", &rows, &log_rows, |cell| {
-        format!("{:10.2}", cell.rpcs_per_op)
-    });
-    let last = CLERK_COUNTS.len() - 1;
-    let (gets, mixed_through_log) = (rows[last][1], log_rows[last][0]);
-    println!();
-    println!(
-        "Gets by ReadIndex at {} clerks: {:.2} x the mixed throughput with Gets through the log",
-        CLERK_COUNTS[last],
-        gets.ops_per_sec / mixed_through_log.ops_per_sec
-    );
-    ExitCode::SUCCESS
 }
 
-/// One throughput table: a row per clerk count, the columns of
-/// [`Workload::ALL`] with Gets by ReadIndex, then those of [`LOG_WORKLOADS`]
-/// with Gets through the log.
-fn print_table(
-    what: &str,
-    rows: &[Vec<Measured>],
-    log_rows: &[Vec<Measured>],
-    cell: impl Fn(&Measured) -> String,
-) {
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(at) = args.iter().position(|arg| arg == MODE_ARG) {
+        let named = args.get(at + 1).map(String::as_str);
+        let Some(mode) = Mode::ALL.into_iter().find(|m| Some(m.name()) == named) else {
+            eprintln!("kv bench: {MODE_ARG} needs one of reference, gets-through-log, unbatched");
+            return ExitCode::FAILURE;
+        };
+        measure_here(mode);
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "KV benchmark: {SERVERS} servers, reliable network, max_raft_state {MAX_RAFT_STATE:?}"
+    );
+    println!();
+    print_sequential();
+    let mut runs: Vec<(Mode, Vec<Vec<Measured>>)> = Vec::new();
+    for _ in 0..REPEATS {
+        for mode in Mode::ALL {
+            match measure_in_child(mode) {
+                Ok(cells) => runs.push((mode, cells)),
+                Err(problem) => {
+                    eprintln!("kv bench: {problem}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+    }
+    let table: Vec<(Mode, Vec<Vec<Measured>>)> = Mode::ALL
+        .iter()
+        .map(|&mode| (mode, medians(&runs, mode)))
+        .collect();
     println!();
     println!(
-        "concurrent clerks, {} s each, {what}",
+        "concurrent clerks, {} s each, median of {REPEATS} runs; persists are on all {SERVERS} servers together",
         THROUGHPUT_RUN.as_secs()
     );
-    println!("          Gets by ReadIndex (3C)             Gets through the log (3A)");
-    print!("  clerks");
-    for workload in Workload::ALL.iter().chain(&LOG_WORKLOADS) {
-        print!(" {:>10}", workload.name());
+    println!(
+        "  mode              workload  clerks     ops/s   p50 ms   p99 ms  RPCs/op  persists/op"
+    );
+    for (mode, cells) in &table {
+        for (workload, row) in mode.workloads().iter().zip(cells) {
+            for (count, cell) in CLERK_COUNTS.iter().zip(row) {
+                println!(
+                    "  {:16}  {:8}  {count:6}  {:8.0}  {:7.3}  {:7.3}  {:7.2}  {:11.2}",
+                    mode.name(),
+                    workload.name(),
+                    cell.ops_per_sec,
+                    ms(cell.p50),
+                    ms(cell.p99),
+                    cell.rpcs_per_op,
+                    cell.persists_per_op
+                );
+            }
+        }
     }
     println!();
-    for ((count, row), log_row) in CLERK_COUNTS.iter().zip(rows).zip(log_rows) {
-        print!("  {count:6}");
-        for measured in row.iter().chain(log_row) {
-            print!(" {}", cell(measured));
-        }
-        println!();
-    }
+    println!(
+        "at 50 clerks: Gets by ReadIndex {:.2} x mixed with Gets through the log; Puts {:.2} x unbatched",
+        at_fifty(&table, Mode::Reference, Workload::Gets)
+            / at_fifty(&table, Mode::GetsThroughLog, Workload::Mixed),
+        at_fifty(&table, Mode::Reference, Workload::Puts)
+            / at_fifty(&table, Mode::Unbatched, Workload::Puts),
+    );
+    ExitCode::SUCCESS
 }

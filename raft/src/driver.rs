@@ -80,7 +80,10 @@ pub(crate) fn run_driver(shared: Arc<Shared>, peers: Vec<ClientEnd>, events: Rec
 
 fn handle(core: &mut Core, event: Event, now: Instant) {
     match event {
-        Event::Replicate | Event::Stop => {}
+        // Entries were started: a lone peer commits them at once (saved
+        // before the pass unlocks).
+        Event::Replicate => core.advance_commit(),
+        Event::Stop => {}
         Event::VoteReply {
             from,
             election_term,

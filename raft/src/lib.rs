@@ -102,3 +102,10 @@ pub use crate::apply::ApplyMsg;
 pub use crate::chunk_size::{snapshot_chunk_size, DEFAULT_SNAPSHOT_CHUNK, SNAPSHOT_CHUNK_VAR};
 pub use crate::persister::Persister;
 pub use crate::raft::Raft;
+
+/// Set this environment variable to `1` and the reference Raft saves each
+/// command `start` appends on its own, instead of saving every command
+/// started since the last send with one write (group commit). It is read
+/// once per process; `cargo bench -p kvraft` uses it to measure both ways
+/// in one run. Your Raft may ignore it.
+pub const UNBATCHED_VAR: &str = "RAFT_UNBATCHED";

@@ -15,6 +15,7 @@ use parking_lot::Mutex;
 /// disk.save(b"state2".to_vec(), None);
 /// assert_eq!(disk.raft_state(), b"state2");
 /// assert_eq!(disk.snapshot(), b"snap", "None keeps the saved snapshot");
+/// assert_eq!(disk.save_count(), 2);
 /// ```
 #[derive(Default)]
 pub struct Persister {
@@ -40,6 +41,8 @@ impl std::fmt::Debug for Persister {
 struct Saved {
     raft_state: Vec<u8>,
     snapshot: Vec<u8>,
+    /// How many saves there have been.
+    saves: u64,
 }
 
 impl Persister {
@@ -62,6 +65,7 @@ impl Persister {
             saved: Mutex::new(Saved {
                 raft_state,
                 snapshot,
+                saves: 0,
             }),
             on_save: Some(Box::new(on_save)),
         }
@@ -96,6 +100,13 @@ impl Persister {
         self.saved.lock().snapshot.len()
     }
 
+    /// How many times [`save`](Persister::save) was called on this storage
+    /// (a copy starts from the count of what it copied): the KV bench
+    /// reports it per operation.
+    pub fn save_count(&self) -> u64 {
+        self.saved.lock().saves
+    }
+
     /// Atomically replaces the raft state, and the snapshot when `Some`.
     pub fn save(&self, raft_state: Vec<u8>, snapshot: Option<Vec<u8>>) {
         let mut saved = self.saved.lock();
@@ -104,6 +115,7 @@ impl Persister {
             on_save(&raft_state, snapshot.as_deref());
         }
         saved.raft_state = raft_state;
+        saved.saves += 1;
         if let Some(snapshot) = snapshot {
             saved.snapshot = snapshot;
         }

@@ -13,6 +13,7 @@ use parking_lot::Mutex;
 use crate::apply::{run_applier, ApplyMsg};
 use crate::driver::{run_driver, Event};
 use crate::persister::Persister;
+use crate::replication::group_commit;
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
 use crate::shared::Shared;
 use crate::state::Core;
@@ -126,7 +127,12 @@ impl Raft {
         if shared.is_dead() {
             return None;
         }
-        let started = shared.with_core(|core| core.start(command, Instant::now()));
+        let start = |core: &mut Core| core.start(command, Instant::now());
+        let started = if group_commit() {
+            shared.with_core_unsaved(start)
+        } else {
+            shared.with_core(start)
+        };
         if started.is_some() {
             let _ = shared.events.send(Event::Replicate);
         }

@@ -3,6 +3,7 @@
 //! AppendEntries (or InstallSnapshot to a follower behind the snapshot),
 //! acting on replies, and advancing the commit index.
 
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use labrpc::RpcError;
@@ -14,6 +15,14 @@ use crate::rpc::{
 use crate::rules::{leader_commit_index, next_index_after_rejection};
 use crate::state::{Core, Progress, Role};
 use crate::timing::{MAX_ENTRIES_PER_APPEND, QUORUM_TIMEOUT};
+use crate::UNBATCHED_VAR;
+
+/// Whether started commands wait for the driver's next pass to be saved
+/// together: unless the benchmark's switch, [`UNBATCHED_VAR`], is `1`.
+pub(crate) fn group_commit() -> bool {
+    static GROUP: OnceLock<bool> = OnceLock::new();
+    *GROUP.get_or_init(|| std::env::var_os(UNBATCHED_VAR).is_none_or(|value| value != "1"))
+}
 
 impl Core {
     /// Appends `command` if we lead and a majority answered us lately:
@@ -28,7 +37,6 @@ impl Core {
         });
         self.dirty = true;
         peer_log!(trace, self, "start: index {index}");
-        self.advance_commit();
         Some((index, self.term))
     }
 
