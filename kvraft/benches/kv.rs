@@ -91,6 +91,11 @@ impl Cluster {
         ))
     }
 
+    /// Waits out the first election, so no measurement includes it.
+    fn await_leader(&mut self) {
+        self.clerk().get("warm-up");
+    }
+
     /// Saves of Raft state so far, on every server together.
     fn saves(&self) -> u64 {
         self.persisters.iter().map(|p| p.save_count()).sum()
@@ -312,7 +317,7 @@ const MODE_ARG: &str = "--measure-mode";
 fn measure_here(mode: Mode) {
     for &workload in mode.workloads() {
         let mut cluster = Cluster::start();
-        cluster.clerk().get("warm-up");
+        cluster.await_leader();
         for count in CLERK_COUNTS {
             println!("{}", throughput(&mut cluster, count, workload).to_line());
         }
@@ -381,7 +386,7 @@ fn medians(runs: &[(Mode, Vec<Vec<Measured>>)], mode: Mode) -> Vec<Vec<Measured>
         .collect()
 }
 
-/// Ops/s of `mode`'s `workload` at the largest clerk count but one (50).
+/// Ops/s of `mode`'s `workload` at 50 clerks.
 fn at_fifty(table: &[(Mode, Vec<Vec<Measured>>)], mode: Mode, workload: Workload) -> f64 {
     let (_, cells) = table.iter().find(|(m, _)| *m == mode).unwrap();
     let w = mode
@@ -395,9 +400,8 @@ fn at_fifty(table: &[(Mode, Vec<Vec<Measured>>)], mode: Mode, workload: Workload
 
 fn print_sequential() {
     let mut cluster = Cluster::start();
+    cluster.await_leader();
     let mut clerk = cluster.clerk();
-    // The first operation waits out the first election.
-    clerk.get("warm-up");
     let (puts, gets) = sequential_latencies(&mut clerk);
     cluster.stop();
     println!("sequential, 1 clerk, {SEQUENTIAL_OPS} ops (Put/Get alternating)");

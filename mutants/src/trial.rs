@@ -338,6 +338,7 @@ mod tests {
         let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
         let reference = crate_dir.parent().unwrap();
         let mutants = crate::catalogue::load(&crate_dir.join("catalogue.toml")).unwrap();
+        assert!(!mutants.is_empty(), "the catalogue lists no mutant");
         let stale: Vec<String> = mutants
             .iter()
             .filter_map(|m| apply_patch(&m.patch, reference, true).err())
