@@ -54,7 +54,7 @@ pub struct Cli {
         long,
         value_name = "PARTS",
         value_delimiter = ',',
-        default_value = "2A,2B,2C,2D,3A,3B,3C"
+        default_value = "2A,2B,2C,2D,2E,3A,3B,3C"
     )]
     pub parts: Vec<Part>,
 
@@ -207,7 +207,7 @@ mod tests {
     #[test]
     fn bad_values_are_rejected() {
         for args in [
-            &["grade", "--parts", "2A,2E"][..],
+            &["grade", "--parts", "2A,2F"][..],
             &["grade", "--runs", "0"],
             &["grade", "--jobs", "0"],
             &["grade", "--timeout", "0"],

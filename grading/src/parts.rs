@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// One lab part: 2A-2D (Raft) or 3A-3C (the KV service).
+/// One lab part: 2A-2E (Raft) or 3A-3C (the KV service).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Part {
     /// Leader election.
@@ -20,6 +20,9 @@ pub enum Part {
     /// Snapshots.
     #[serde(rename = "2D")]
     P2D,
+    /// Membership changes (joint consensus).
+    #[serde(rename = "2E")]
+    P2E,
     /// The replicated KV service.
     #[serde(rename = "3A")]
     P3A,
@@ -33,11 +36,12 @@ pub enum Part {
 
 impl Part {
     /// Every part, in course order.
-    pub const ALL: [Part; 7] = [
+    pub const ALL: [Part; 8] = [
         Part::P2A,
         Part::P2B,
         Part::P2C,
         Part::P2D,
+        Part::P2E,
         Part::P3A,
         Part::P3B,
         Part::P3C,
@@ -50,6 +54,7 @@ impl Part {
             Part::P2B => "2B",
             Part::P2C => "2C",
             Part::P2D => "2D",
+            Part::P2E => "2E",
             Part::P3A => "3A",
             Part::P3B => "3B",
             Part::P3C => "3C",
@@ -63,6 +68,7 @@ impl Part {
             Part::P2B => "lab2b",
             Part::P2C => "lab2c",
             Part::P2D => "lab2d",
+            Part::P2E => "lab2e",
             Part::P3A => "lab3a",
             Part::P3B => "lab3b",
             Part::P3C => "lab3c",
@@ -111,10 +117,10 @@ mod tests {
 
     #[test]
     fn unknown_part_names_the_valid_ones() {
-        let error = "2E".parse::<Part>().unwrap_err();
+        let error = "2F".parse::<Part>().unwrap_err();
         assert_eq!(
             error,
-            "unknown part `2E` (the parts are 2A, 2B, 2C, 2D, 3A, 3B, 3C)"
+            "unknown part `2F` (the parts are 2A, 2B, 2C, 2D, 2E, 3A, 3B, 3C)"
         );
         assert_eq!(Part::from_target("lab4a"), None);
     }

@@ -234,8 +234,8 @@ mod tests {
     fn bad_tables_are_one_line_errors() {
         for (text, expected) in [
             (
-                "[2E]\nx = 1\n",
-                "points.toml: [2E]: unknown part `2E` (the parts are 2A, 2B, 2C, 2D, 3A, 3B, 3C)",
+                "[2F]\nx = 1\n",
+                "points.toml: [2F]: unknown part `2F` (the parts are 2A, 2B, 2C, 2D, 2E, 3A, 3B, 3C)",
             ),
             (
                 "[2A]\nx = -1\n",

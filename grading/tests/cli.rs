@@ -22,7 +22,7 @@ fn an_unknown_part_is_a_usage_error() {
     rejected(
         &["--parts", "2A,4C"],
         exit::USAGE,
-        "unknown part `4C` (the parts are 2A, 2B, 2C, 2D, 3A, 3B, 3C)",
+        "unknown part `4C` (the parts are 2A, 2B, 2C, 2D, 2E, 3A, 3B, 3C)",
     );
 }
 

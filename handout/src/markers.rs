@@ -16,7 +16,7 @@
 use std::fmt;
 
 /// The lab parts a region can belong to.
-pub const PARTS: [&str; 7] = ["2A", "2B", "2C", "2D", "3A", "3B", "3C"];
+pub const PARTS: [&str; 8] = ["2A", "2B", "2C", "2D", "2E", "3A", "3B", "3C"];
 
 const BEGIN: &str = "// @solution ";
 const WHOLE_FILE: &str = "// @solution-file ";
@@ -261,9 +261,9 @@ mod tests {
 
     #[test]
     fn unknown_part_is_refused() {
-        let err = failure("// @solution 2E\n// @stub\n// @end\n");
+        let err = failure("// @solution 2F\n// @stub\n// @end\n");
         assert_eq!(err.line, 1);
-        assert!(err.message.contains("unknown part \"2E\""), "{err}");
+        assert!(err.message.contains("unknown part \"2F\""), "{err}");
         assert_eq!(failure("// @solution-file 4A\n").line, 1);
     }
 

@@ -69,10 +69,12 @@ impl PendingOps {
         self.fail_doomed(index, term);
     }
 
-    /// A snapshot through `(index, term)` was installed. Waiters it covers
-    /// cannot learn their result here (a Get's value is gone); their clerks
-    /// retry, and the duplicate table keeps the retry from applying twice.
-    pub fn snapshot_installed(&mut self, index: u64, term: u64) {
+    /// Everything through `(index, term)` was applied without a request:
+    /// a snapshot was installed, or the entry was a configuration (2E).
+    /// Waiters it covers cannot learn their result here (a Get's value is
+    /// gone); their clerks retry, and the duplicate table keeps the retry
+    /// from applying twice.
+    pub fn overtaken(&mut self, index: u64, term: u64) {
         self.fail_doomed(index, term);
     }
 
@@ -144,7 +146,7 @@ mod tests {
         let mut pending = PendingOps::default();
         let covered = pending.register(3, 2, 7, 1);
         let later = pending.register(6, 2, 8, 1);
-        pending.snapshot_installed(4, 2);
+        pending.overtaken(4, 2);
         assert_eq!(covered.try_recv().unwrap(), Err(KvError::WrongLeader));
         assert!(later.try_recv().is_err());
     }

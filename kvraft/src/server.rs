@@ -102,9 +102,35 @@ impl KvServer {
         max_raft_state: Option<usize>,
     ) -> KvServer {
         // @solution 3A
+        let members = (0..servers.len()).collect();
+        KvServer::with_members(servers, me, persister, max_raft_state, members)
+        // @stub
+        //> // Your code here (3A): start a thread that applies what Raft
+        //> // delivers on its apply channel (3B: and snapshots when
+        //> // `max_raft_state` is reached).
+        //> let _ = max_raft_state;
+        //> let (apply_tx, _apply_rx) = crossbeam_channel::unbounded();
+        //> KvServer {
+        //>     raft: Raft::new(servers, me, persister, apply_tx),
+        //> }
+        // @end
+    }
+
+    /// Like [`new`](KvServer::new), for a service whose initial voting
+    /// replicas are `members` (indices of `servers`): the Raft peer starts
+    /// with [`Raft::with_members`], so a replica outside `members` serves
+    /// once the leader's log makes it a member (lab 2E).
+    pub fn with_members(
+        servers: Vec<ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        max_raft_state: Option<usize>,
+        members: Vec<usize>,
+    ) -> KvServer {
+        // @solution 2E
         let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
         let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
-        let raft = Raft::new(servers, me, Arc::clone(&persister), apply_tx);
+        let raft = Raft::with_members(servers, me, Arc::clone(&persister), apply_tx, members);
         let shared = Arc::new(Shared {
             me,
             raft,
@@ -127,14 +153,9 @@ impl KvServer {
             applier: Mutex::new(Some(applier)),
         }
         // @stub
-        //> // Your code here (3A): start a thread that applies what Raft
-        //> // delivers on its apply channel (3B: and snapshots when
-        //> // `max_raft_state` is reached).
-        //> let _ = max_raft_state;
-        //> let (apply_tx, _apply_rx) = crossbeam_channel::unbounded();
-        //> KvServer {
-        //>     raft: Raft::new(servers, me, persister, apply_tx),
-        //> }
+        //> // Your code here (2E): as `new`, with `Raft::with_members`.
+        //> let _ = (servers, me, persister, max_raft_state, members);
+        //> panic!("2E: KvServer::with_members is not implemented")
         // @end
     }
 
@@ -277,7 +298,20 @@ impl Shared {
                 command,
             } => self.apply_command(index, term, &command),
             ApplyMsg::Snapshot { index, term, data } => self.install_snapshot(index, term, &data),
+            ApplyMsg::Membership { index, term, .. } => self.apply_membership(index, term),
         }
+    }
+
+    /// A configuration entry changes nothing in the store, but takes its
+    /// index: waiters for that index lost it.
+    fn apply_membership(&self, index: u64, term: u64) {
+        let mut state = self.state.lock();
+        if index <= state.last_applied {
+            return;
+        }
+        state.last_applied = index;
+        self.applied.notify_all();
+        state.pending.overtaken(index, term);
     }
 
     fn apply_command(&self, index: u64, term: u64, command: &[u8]) {
@@ -322,7 +356,7 @@ impl Shared {
         });
         state.last_applied = index;
         self.applied.notify_all();
-        state.pending.snapshot_installed(index, term);
+        state.pending.overtaken(index, term);
         log::debug!(
             "S{}: installed snapshot through index {index} (T{term})",
             self.me

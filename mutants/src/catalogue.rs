@@ -139,9 +139,9 @@ mod tests {
                 "mutant m: no patch",
             ),
             (
-                r#"m = { parts = ["2E"], rule = "r", catches = ["t"], about = "a" }"#,
+                r#"m = { parts = ["2F"], rule = "r", catches = ["t"], about = "a" }"#,
                 &["m"],
-                "mutant m: unknown part \"2E\"",
+                "mutant m: unknown part \"2F\"",
             ),
             (
                 r#"m = { parts = ["2A"], rule = "r", about = "a" }"#,

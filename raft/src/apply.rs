@@ -13,6 +13,8 @@ use crate::timing::MAX_APPLY_BATCH;
 
 // @stub
 // @end
+use crate::membership::Membership;
+
 /// A message from Raft to its service on the apply channel.
 ///
 /// Messages arrive in strictly increasing index order without gaps; a
@@ -38,6 +40,17 @@ pub enum ApplyMsg {
         /// The service's snapshot, as passed to
         /// [`Raft::snapshot`](crate::Raft::snapshot) on some peer.
         data: Vec<u8>,
+    },
+    /// The committed configuration entry at `index` (lab 2E): it takes an
+    /// index like a command, so the service applies nothing there but
+    /// counts it as applied.
+    Membership {
+        /// The entry's log index.
+        index: u64,
+        /// The term of the entry.
+        term: u64,
+        /// The configuration it put in force.
+        membership: Membership,
     },
 }
 // @solution 2B
@@ -116,10 +129,17 @@ impl Core {
             .entries_from(first, count)
             .iter()
             .zip(first..)
-            .map(|(entry, index)| ApplyMsg::Command {
-                index,
-                term: entry.term,
-                command: entry.command.clone(),
+            .map(|(entry, index)| match &entry.membership {
+                Some(membership) => ApplyMsg::Membership {
+                    index,
+                    term: entry.term,
+                    membership: membership.clone(),
+                },
+                None => ApplyMsg::Command {
+                    index,
+                    term: entry.term,
+                    command: entry.command.clone(),
+                },
             })
             .collect();
         self.last_applied = through;

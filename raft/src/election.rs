@@ -4,8 +4,9 @@
 use std::time::Instant;
 
 use crate::rpc::{Outgoing, Request, RequestVoteArgs, RequestVoteReply};
-use crate::rules::grants_vote;
+use crate::rules::{grants_vote, is_quorum};
 use crate::state::{Core, Leadership, Role};
+use crate::timing::MIN_ELECTION_TIMEOUT;
 
 impl Core {
     /// The election timeout passed: stand for election in a new term.
@@ -24,7 +25,7 @@ impl Core {
             self.log.last_index(),
             self.log.last_term()
         );
-        if self.majority() == 1 {
+        if self.has_won() {
             self.become_leader(now);
             return;
         }
@@ -34,7 +35,7 @@ impl Core {
             last_log_index: self.log.last_index(),
             last_log_term: self.log.last_term(),
         };
-        out.extend(self.others().map(|to| Outgoing {
+        out.extend(self.others().into_iter().map(|to| Outgoing {
             to,
             seq: 0,
             request: Request::Vote(args.clone()),
@@ -42,7 +43,26 @@ impl Core {
     }
 
     /// A candidate asks for our vote (Figure 2, RequestVote RPC).
+    /// A request that cannot be a fair election is ignored, its term not
+    /// adopted (see [`disrupts`](Core::disrupts)). A peer outside its own
+    /// configuration still votes: a server being added may hold a vote
+    /// that `C_new` needs before the entry that makes it a member reaches
+    /// it (Ongaro's thesis, §4.1: servers answer whatever their
+    /// configuration).
     pub fn handle_request_vote(&mut self, args: RequestVoteArgs, now: Instant) -> RequestVoteReply {
+        if self.disrupts(args.candidate, now) {
+            peer_log!(
+                trace,
+                self,
+                "vote request of S{} (T{}) ignored: a leader is in touch",
+                args.candidate,
+                args.term
+            );
+            return RequestVoteReply {
+                term: self.term,
+                vote_granted: false,
+            };
+        }
         self.observe_term(args.term, now);
         let granted = grants_vote(self.term, self.voted_for, &self.log, &args);
         if granted {
@@ -84,10 +104,29 @@ impl Core {
             return;
         };
         votes[from] = true;
-        let granted = votes.iter().filter(|&&granted| granted).count();
-        if granted >= self.majority() {
+        if self.has_won() {
             self.become_leader(now);
         }
+    }
+
+    /// Whether a quorum of our configuration has voted for us.
+    fn has_won(&self) -> bool {
+        let Role::Candidate { votes } = &self.role else {
+            return false;
+        };
+        is_quorum(self.membership(), |peer| votes[peer])
+    }
+
+    /// Whether `candidate`'s election could only disrupt a working leader
+    /// (§6 of the extended paper, removed servers): a follower heard from a
+    /// leader within the minimum election timeout, or a leader is asked by
+    /// a peer outside its configuration.
+    fn disrupts(&self, candidate: usize, now: Instant) -> bool {
+        if self.is_leader() {
+            return !self.membership().contains(candidate);
+        }
+        self.leader_contact
+            .is_some_and(|at| now.duration_since(at) < MIN_ELECTION_TIMEOUT)
     }
 
     fn become_leader(&mut self, now: Instant) {
@@ -99,5 +138,6 @@ impl Core {
             self.log.last_index()
         );
         self.role = Role::Leader(Leadership::new(self.peer_count, self.log.last_index(), now));
+        self.resume_membership_change();
     }
 }

@@ -1,7 +1,7 @@
 //! Raft, the replicated log of "In Search of an Understandable Consensus
 //! Algorithm" (Ongaro and Ousterhout, extended version): leader election,
-//! log replication, persistence and log compaction, as the raft-labs labs
-//! 2A-2D ask for.
+//! log replication, persistence, log compaction and membership changes by
+//! joint consensus, as the raft-labs labs 2A-2E ask for.
 //!
 //! A [`Raft`] peer talks to the others only through the simulated
 //! `labrpc` network, saves what must survive a crash in a [`Persister`],
@@ -70,6 +70,7 @@ mod logging;
 // @end
 mod apply;
 mod chunk_size;
+mod membership;
 // @solution 2A
 mod bytes;
 mod driver;
@@ -87,6 +88,10 @@ mod raft;
 mod read_index;
 // @stub
 // @end
+// @solution 2E
+mod reconfigure;
+// @stub
+// @end
 // @solution 2A
 mod replication;
 mod rpc;
@@ -100,6 +105,7 @@ mod timing;
 
 pub use crate::apply::ApplyMsg;
 pub use crate::chunk_size::{snapshot_chunk_size, DEFAULT_SNAPSHOT_CHUNK, SNAPSHOT_CHUNK_VAR};
+pub use crate::membership::{validate_members, Membership, MembershipError};
 pub use crate::persister::Persister;
 pub use crate::raft::Raft;
 

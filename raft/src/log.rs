@@ -4,12 +4,38 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One log entry: a command and the term in which a leader received it.
+use crate::membership::Membership;
+
+/// One log entry: a command, or a configuration (lab 2E), and the term in
+/// which a leader received it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(crate) struct Entry {
     pub term: u64,
+    /// The service's command; empty in a configuration entry.
     #[serde(with = "crate::bytes")]
     pub command: Vec<u8>,
+    /// The configuration this entry puts in force, if it is one.
+    pub membership: Option<Membership>,
+}
+
+impl Entry {
+    /// An entry carrying the service's `command`.
+    pub fn command(term: u64, command: Vec<u8>) -> Entry {
+        Entry {
+            term,
+            command,
+            membership: None,
+        }
+    }
+
+    /// An entry that puts `membership` in force.
+    pub fn membership(term: u64, membership: Membership) -> Entry {
+        Entry {
+            term,
+            command: Vec::new(),
+            membership: Some(membership),
+        }
+    }
 }
 
 /// Unused entry slots a compacted log may keep for the entries to come.
@@ -23,11 +49,20 @@ const SPARE_SLOTS: usize = 64;
 ///
 /// The log also keeps the entries' encoding up to date as it changes: a
 /// peer saves its whole log on every change, and copying the encoding
-/// costs far less than encoding thousands of entries again.
+/// costs far less than encoding thousands of entries again. And it keeps
+/// where its configuration entries are, so that the configuration in force
+/// (the latest one in the log) follows every append, truncation and
+/// compaction.
 #[derive(Debug, Default)]
 pub(crate) struct Log {
     snapshot_index: u64,
     snapshot_term: u64,
+    /// The configuration in force at the snapshot's last entry; `None`
+    /// while no snapshot carried one (the initial configuration).
+    snapshot_membership: Option<Membership>,
+    /// The index and configuration of every configuration entry after the
+    /// snapshot, oldest first.
+    changes: Vec<(u64, Membership)>,
     entries: Vec<Entry>,
     /// The postcard encoding of `entries`, one after the other.
     encoded: Vec<u8>,
@@ -37,10 +72,16 @@ pub(crate) struct Log {
 
 impl Log {
     /// A log restored from its persisted parts.
-    pub fn from_parts(snapshot_index: u64, snapshot_term: u64, entries: Vec<Entry>) -> Log {
+    pub fn from_parts(
+        snapshot_index: u64,
+        snapshot_term: u64,
+        snapshot_membership: Option<Membership>,
+        entries: Vec<Entry>,
+    ) -> Log {
         let mut log = Log {
             snapshot_index,
             snapshot_term,
+            snapshot_membership,
             ..Log::default()
         };
         for entry in entries {
@@ -57,6 +98,28 @@ impl Log {
     /// The term of the entry at [`snapshot_index`](Log::snapshot_index).
     pub fn snapshot_term(&self) -> u64 {
         self.snapshot_term
+    }
+
+    /// The configuration in force at the snapshot's last entry, if a
+    /// snapshot carried one.
+    pub fn snapshot_membership(&self) -> Option<&Membership> {
+        self.snapshot_membership.as_ref()
+    }
+
+    /// Records the configuration a snapshot installed from a leader carries
+    /// (Figure 13, step 8).
+    pub fn set_snapshot_membership(&mut self, membership: Membership) {
+        self.snapshot_membership = Some(membership);
+    }
+
+    /// The latest configuration in the log, committed or not, and the index
+    /// of its entry (the snapshot's last index if the snapshot carries it);
+    /// `None` if neither the log nor its snapshot holds one.
+    pub fn membership(&self) -> Option<(u64, &Membership)> {
+        match self.changes.last() {
+            Some((index, membership)) => Some((*index, membership)),
+            None => Some((self.snapshot_index, self.snapshot_membership.as_ref()?)),
+        }
     }
 
     /// The entries after the snapshot, oldest first.
@@ -106,8 +169,12 @@ impl Log {
         let encoded = std::mem::take(&mut self.encoded);
         self.encoded =
             postcard::to_extend(&entry, encoded).expect("encoding into memory cannot fail");
+        let index = self.last_index() + 1;
+        if let Some(membership) = &entry.membership {
+            self.changes.push((index, membership.clone()));
+        }
         self.entries.push(entry);
-        self.last_index()
+        index
     }
 
     /// Drops every entry after `index` (a follower's conflicting suffix).
@@ -118,6 +185,9 @@ impl Log {
             self.starts.truncate(keep);
             self.entries.truncate(keep);
         }
+        // A configuration whose entry is gone is no longer in force.
+        let kept = self.changes.partition_point(|&(at, _)| at <= index);
+        self.changes.truncate(kept);
     }
 
     /// The first index of the run of entries that holds `index` and shares
@@ -147,12 +217,23 @@ impl Log {
     /// the log is replaced by the snapshot (Figure 13, steps 6 and 7).
     /// `index` must not precede the current snapshot.
     pub fn compact_to(&mut self, index: u64, term: u64) {
-        let drop = if self.term_at(index) == Some(term) {
+        let matching = self.term_at(index) == Some(term);
+        let drop = if matching {
             (index - self.snapshot_index) as usize
         } else {
             self.entries.len()
         };
         let cut = self.starts.get(drop).copied().unwrap_or(self.encoded.len());
+        if matching {
+            let covered = self.changes.partition_point(|&(at, _)| at <= index);
+            if let Some((_, membership)) = self.changes.drain(..covered).next_back() {
+                self.snapshot_membership = Some(membership);
+            }
+        } else {
+            // A leader's snapshot replaces the whole log; its installer
+            // records the configuration the snapshot carries.
+            self.changes.clear();
+        }
         self.entries.drain(..drop);
         self.starts.drain(..drop);
         self.encoded.drain(..cut);
@@ -184,15 +265,48 @@ mod tests {
     use super::*;
 
     fn entry(term: u64) -> Entry {
-        Entry {
-            term,
-            command: vec![term as u8],
-        }
+        Entry::command(term, vec![term as u8])
     }
 
     /// A log with entries of the given terms at indices 1, 2, ...
     fn log_of(terms: &[u64]) -> Log {
-        Log::from_parts(0, 0, terms.iter().map(|&t| entry(t)).collect())
+        Log::from_parts(0, 0, None, terms.iter().map(|&t| entry(t)).collect())
+    }
+
+    fn stable(members: &[usize]) -> Membership {
+        Membership::Stable(members.to_vec())
+    }
+
+    #[test]
+    fn the_latest_configuration_is_in_force_and_truncation_reverts_it() {
+        let mut log = log_of(&[1]);
+        assert_eq!(log.membership(), None, "the initial configuration");
+        log.append(Entry::membership(1, stable(&[0, 1, 2, 3])));
+        log.append(entry(1));
+        log.append(Entry::membership(2, stable(&[0, 1])));
+        assert_eq!(log.membership(), Some((4, &stable(&[0, 1]))));
+        log.truncate_after(3);
+        assert_eq!(log.membership(), Some((2, &stable(&[0, 1, 2, 3]))));
+        log.truncate_after(1);
+        assert_eq!(log.membership(), None);
+    }
+
+    #[test]
+    fn compaction_keeps_the_configuration_it_covers() {
+        let mut log = log_of(&[1]);
+        log.append(Entry::membership(1, stable(&[0, 1, 2, 3])));
+        log.append(entry(1));
+        log.append(Entry::membership(1, stable(&[1, 2, 3])));
+        log.compact_to(3, 1);
+        assert_eq!(log.snapshot_membership(), Some(&stable(&[0, 1, 2, 3])));
+        assert_eq!(log.membership(), Some((4, &stable(&[1, 2, 3]))));
+        log.compact_to(4, 1);
+        assert_eq!(log.membership(), Some((4, &stable(&[1, 2, 3]))));
+        // A snapshot from elsewhere replaces the log and its configurations
+        // (its installer then records the snapshot's own).
+        log.append(Entry::membership(2, stable(&[1, 2])));
+        log.compact_to(9, 3);
+        assert_eq!(log.membership(), Some((9, &stable(&[1, 2, 3]))));
     }
 
     #[test]

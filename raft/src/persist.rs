@@ -1,20 +1,23 @@
 // @solution-file 2C
 //! The encoding of the state a peer must not forget across a crash:
-//! Figure 2's persistent state plus where its snapshot ends.
+//! Figure 2's persistent state plus where its snapshot ends and the
+//! configuration it carries.
 
 use serde::{Deserialize, Serialize};
 
 use crate::log::{Entry, Log};
+use crate::membership::Membership;
 
 /// What precedes the log's entries in the saved state. Its last field is
 /// the entry count, where postcard puts the length of a sequence, so that
 /// the header followed by the log's encoded entries decodes as [`Durable`].
 #[derive(Serialize)]
-struct Header {
+struct Header<'a> {
     term: u64,
     voted_for: Option<usize>,
     snapshot_index: u64,
     snapshot_term: u64,
+    snapshot_membership: Option<&'a Membership>,
     entry_count: usize,
 }
 
@@ -25,6 +28,7 @@ pub(crate) struct Durable {
     pub voted_for: Option<usize>,
     pub snapshot_index: u64,
     pub snapshot_term: u64,
+    pub snapshot_membership: Option<Membership>,
     pub entries: Vec<Entry>,
 }
 
@@ -39,7 +43,12 @@ impl Durable {
 
     /// The log these parts describe.
     pub fn into_log(self) -> Log {
-        Log::from_parts(self.snapshot_index, self.snapshot_term, self.entries)
+        Log::from_parts(
+            self.snapshot_index,
+            self.snapshot_term,
+            self.snapshot_membership,
+            self.entries,
+        )
     }
 }
 
@@ -51,6 +60,7 @@ pub(crate) fn encode(term: u64, voted_for: Option<usize>, log: &Log) -> Vec<u8> 
         voted_for,
         snapshot_index: log.snapshot_index(),
         snapshot_term: log.snapshot_term(),
+        snapshot_membership: log.snapshot_membership(),
         entry_count: log.entries().len(),
     };
     let entries = log.encoded_entries();
@@ -60,7 +70,8 @@ pub(crate) fn encode(term: u64, voted_for: Option<usize>, log: &Log) -> Vec<u8> 
     state
 }
 
-/// Five varints of at most 10 bytes each and an option tag.
+/// Five varints of at most 10 bytes each and an option tag; a snapshot's
+/// configuration takes a few bytes more, and the state grows to hold them.
 const HEADER_MAX_BYTES: usize = 51;
 
 #[cfg(test)]
@@ -72,19 +83,11 @@ mod tests {
         let mut log = Log::from_parts(
             0,
             0,
+            None,
             vec![
-                Entry {
-                    term: 1,
-                    command: b"a".to_vec(),
-                },
-                Entry {
-                    term: 2,
-                    command: b"bc".to_vec(),
-                },
-                Entry {
-                    term: 2,
-                    command: vec![],
-                },
+                Entry::membership(1, Membership::Stable(vec![0, 2])),
+                Entry::command(2, b"bc".to_vec()),
+                Entry::command(2, vec![]),
             ],
         );
         log.compact_to(1, 1);
@@ -96,15 +99,17 @@ mod tests {
             (1, 1)
         );
         assert_eq!(restored.entries(), log.entries());
+        assert_eq!(
+            restored.snapshot_membership(),
+            Some(&Membership::Stable(vec![0, 2])),
+            "the snapshot's configuration"
+        );
     }
 
     #[test]
     fn truncated_or_foreign_bytes_are_an_error() {
         let mut log = Log::default();
-        log.append(Entry {
-            term: 3,
-            command: b"command".to_vec(),
-        });
+        log.append(Entry::command(3, b"command".to_vec()));
         let bytes = encode(3, None, &log);
         assert!(Durable::decode(&bytes[..bytes.len() - 2]).is_err());
         assert!(Durable::decode(b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff").is_err());

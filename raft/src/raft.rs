@@ -12,6 +12,7 @@ use parking_lot::Mutex;
 
 use crate::apply::{run_applier, ApplyMsg};
 use crate::driver::{run_driver, Event};
+use crate::membership::{Membership, MembershipError};
 use crate::persister::Persister;
 use crate::replication::group_commit;
 use crate::rpc::{AppendEntriesArgs, InstallSnapshotArgs, RequestVoteArgs};
@@ -25,6 +26,7 @@ use crate::timing::READ_TIMEOUT;
 //> use labrpc::{ClientEnd, Service};
 //>
 //> use crate::apply::ApplyMsg;
+//> use crate::membership::{Membership, MembershipError};
 //> use crate::persister::Persister;
 // @end
 
@@ -62,7 +64,8 @@ impl Raft {
     /// Starts peer `me` of the cluster `peers` (`peers[i]` reaches peer i;
     /// `peers[me]` goes unused), restoring whatever `persister` holds. It
     /// sends committed commands and snapshots on `apply_ch`; after a
-    /// restart, a saved snapshot is the first message.
+    /// restart, a saved snapshot is the first message. Every peer of
+    /// `peers` is a voting member (see [`with_members`](Raft::with_members)).
     ///
     /// # Panics
     ///
@@ -75,13 +78,46 @@ impl Raft {
         apply_ch: Sender<ApplyMsg>,
     ) -> Raft {
         // @solution 2A
+        let members = (0..peers.len()).collect();
+        Raft::with_members(peers, me, persister, apply_ch, members)
+        // @stub
+        //> // Your code here (2A): restore the saved state from `persister`,
+        //> // start the threads that run elections and send heartbeats, and
+        //> // return at once.
+        //> let _ = (peers, persister, apply_ch);
+        //> Raft { me }
+        // @end
+    }
+
+    /// Like [`new`](Raft::new), for a cluster whose initial voting members
+    /// are `members` (indices of `peers`), unless `persister` holds a later
+    /// configuration. A peer not in its configuration (a server yet to be
+    /// added, or one removed) never stands for election; the leader's log
+    /// or snapshot makes it a member. It still answers RequestVote like any
+    /// peer: a vote `C_new` needs may come from a server that has not yet
+    /// received the entry naming it.
+    ///
+    /// # Panics
+    ///
+    /// As [`new`](Raft::new), and if `members` is not a configuration of
+    /// `peers` (see [`validate_members`](crate::validate_members)).
+    pub fn with_members(
+        peers: Vec<ClientEnd>,
+        me: usize,
+        persister: Arc<Persister>,
+        apply_ch: Sender<ApplyMsg>,
+        members: Vec<usize>,
+    ) -> Raft {
+        // @solution 2E
         assert!(
             me < peers.len(),
             "Raft::new: peer {me} of a cluster of {}",
             peers.len()
         );
+        let members = crate::validate_members(members, peers.len())
+            .unwrap_or_else(|e| panic!("Raft::with_members: {e}"));
         let (events, inbox) = crossbeam_channel::unbounded();
-        let core = Core::restore(me, peers.len(), persister);
+        let core = Core::restore(me, peers.len(), members, persister);
         let shared = Arc::new(Shared::new(core, events));
         let driver = {
             let shared = Arc::clone(&shared);
@@ -102,11 +138,10 @@ impl Raft {
             }),
         }
         // @stub
-        //> // Your code here (2A): restore the saved state from `persister`,
-        //> // start the threads that run elections and send heartbeats, and
-        //> // return at once.
-        //> let _ = (peers, persister, apply_ch);
-        //> Raft { me }
+        //> // Your code here (2E): start a peer whose configuration, until its
+        //> // log or snapshot holds one, is `members`.
+        //> let _ = (peers, me, persister, apply_ch, members);
+        //> panic!("2E: Raft::with_members is not implemented")
         // @end
     }
 
@@ -194,6 +229,48 @@ impl Raft {
         // @stub
         //> // Your code here (3C).
         //> panic!("3C: Raft::read_index is not implemented")
+        // @end
+    }
+
+    /// Leader only: accepts a change of the voting members from the current
+    /// stable configuration to `members`, and returns at once. The leader
+    /// then catches new servers up as learners, appends `C_old,new`, and
+    /// once that commits, `C_new`; progress shows in
+    /// [`membership`](Raft::membership) and as [`ApplyMsg::Membership`] on
+    /// every peer. Asking for the configuration already in force changes
+    /// nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`MembershipError::NotLeader`] on a peer that does not lead;
+    /// [`MembershipError::ChangeInProgress`] while an earlier change has
+    /// not finished; [`MembershipError::Invalid`] for members that are
+    /// empty, repeated or not peers.
+    pub fn change_membership(&self, members: Vec<usize>) -> Result<(), MembershipError> {
+        // @solution 2E
+        let shared = &self.node.shared;
+        if shared.is_dead() {
+            return Err(MembershipError::NotLeader);
+        }
+        shared.with_core(|core| core.change_membership(members))?;
+        // Wakes the driver to send the new entries or catch learners up.
+        let _ = shared.events.send(Event::Replicate);
+        Ok(())
+        // @stub
+        //> // Your code here (2E).
+        //> let _ = members;
+        //> panic!("2E: Raft::change_membership is not implemented")
+        // @end
+    }
+
+    /// The configuration this peer uses now: the latest in its log,
+    /// committed or not (else its snapshot's, else the initial members).
+    pub fn membership(&self) -> Membership {
+        // @solution 2E
+        self.node.shared.core.lock().membership().clone()
+        // @stub
+        //> // Your code here (2E).
+        //> panic!("2E: Raft::membership is not implemented")
         // @end
     }
 

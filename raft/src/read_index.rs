@@ -15,6 +15,8 @@
 
 use crossbeam_channel::{Receiver, Sender};
 
+use crate::membership::Membership;
+use crate::rules::is_quorum;
 use crate::state::{Core, Role};
 
 /// The leader's rounds of leadership confirmation, oldest first.
@@ -77,11 +79,11 @@ impl ReadRounds {
         }
     }
 
-    /// Answers `index` to the readers of every round at least `majority`
-    /// peers acknowledged, and forgets those rounds.
-    pub fn answer_confirmed(&mut self, majority: usize, index: u64) {
+    /// Answers `index` to the readers of every round a quorum of `config`
+    /// acknowledged, and forgets those rounds.
+    pub fn answer_confirmed(&mut self, config: &Membership, index: u64) {
         self.rounds.retain(|round| {
-            let confirmed = round.acked.iter().filter(|&&acked| acked).count() >= majority;
+            let confirmed = is_quorum(config, |peer| round.acked[peer]);
             if confirmed {
                 for reader in &round.readers {
                     // A reader that gave up has dropped its end.
@@ -111,13 +113,13 @@ impl Core {
     /// committed (until then the commit index may miss entries an earlier
     /// leader committed).
     pub fn answer_reads(&mut self) {
-        let majority = self.majority();
         let committed_own_term = self.log.term_at(self.commit_index) == Some(self.term);
+        let config = self.membership().clone();
         if let Role::Leader(leadership) = &mut self.role {
             if committed_own_term {
                 leadership
                     .reads
-                    .answer_confirmed(majority, self.commit_index);
+                    .answer_confirmed(&config, self.commit_index);
             }
         }
     }
@@ -169,6 +171,10 @@ mod tests {
         net.cleanup();
     }
 
+    fn three() -> Membership {
+        Membership::Stable(vec![0, 1, 2])
+    }
+
     #[test]
     fn a_read_waits_for_a_majority_answering_later_sends() {
         let mut rounds = ReadRounds::default();
@@ -176,10 +182,10 @@ mod tests {
         // Answers to sends made before the read do not count.
         rounds.acknowledge(1, 4);
         rounds.acknowledge(2, 7);
-        rounds.answer_confirmed(2, 10);
+        rounds.answer_confirmed(&three(), 10);
         assert!(answer.try_recv().is_err());
         rounds.acknowledge(2, 8);
-        rounds.answer_confirmed(2, 10);
+        rounds.answer_confirmed(&three(), 10);
         assert_eq!(answer.try_recv(), Ok(10));
     }
 
@@ -196,7 +202,7 @@ mod tests {
         let third = rounds.join(vec![0, 2, 2], 0);
         assert_eq!(rounds.rounds.len(), 2);
         rounds.acknowledge(1, 2);
-        rounds.answer_confirmed(2, 5);
+        rounds.answer_confirmed(&three(), 5);
         assert_eq!((first.try_recv(), second.try_recv()), (Ok(5), Ok(5)));
         assert!(
             third.try_recv().is_err(),
@@ -212,7 +218,7 @@ mod tests {
         let second = rounds.join(vec![0, 2, 1], 0);
         assert_eq!(rounds.rounds.len(), 2);
         rounds.acknowledge(1, 2);
-        rounds.answer_confirmed(2, 3);
+        rounds.answer_confirmed(&three(), 3);
         assert!(second.try_recv().is_err());
     }
 
@@ -220,7 +226,7 @@ mod tests {
     fn a_lone_peer_confirms_at_once() {
         let mut rounds = ReadRounds::default();
         let answer = rounds.join(vec![0], 0);
-        rounds.answer_confirmed(1, 1);
+        rounds.answer_confirmed(&Membership::Stable(vec![0]), 1);
         assert_eq!(answer.try_recv(), Ok(1));
     }
 

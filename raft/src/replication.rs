@@ -9,10 +9,11 @@ use std::time::Instant;
 use labrpc::RpcError;
 
 use crate::log::{Entry, Log};
+use crate::membership::Membership;
 use crate::rpc::{
     AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, Outgoing, Request, SentAppend,
 };
-use crate::rules::{leader_commit_index, next_index_after_rejection};
+use crate::rules::{is_quorum, leader_commit_index, next_index_after_rejection};
 use crate::state::{Core, Progress, Role};
 use crate::timing::{MAX_ENTRIES_PER_APPEND, QUORUM_TIMEOUT};
 use crate::UNBATCHED_VAR;
@@ -31,10 +32,7 @@ impl Core {
         if !self.hears_from_majority(now) {
             return None;
         }
-        let index = self.log.append(Entry {
-            term: self.term,
-            command,
-        });
+        let index = self.log.append(Entry::command(self.term, command));
         self.dirty = true;
         peer_log!(trace, self, "start: index {index}");
         Some((index, self.term))
@@ -49,21 +47,16 @@ impl Core {
         let Role::Leader(leadership) = &self.role else {
             return false;
         };
-        let answering = leadership
-            .progress
-            .iter()
-            .enumerate()
-            .filter(|&(peer, p)| {
-                peer == self.me || now.duration_since(p.last_heard) < QUORUM_TIMEOUT
-            })
-            .count();
-        answering >= self.majority()
+        is_quorum(self.membership(), |peer| {
+            peer == self.me
+                || now.duration_since(leadership.progress[peer].last_heard) < QUORUM_TIMEOUT
+        })
     }
 
     /// A heartbeat: one request to every follower, whether or not an
     /// earlier one is still unanswered (which also resends a lost one).
     pub fn broadcast(&mut self, out: &mut Vec<Outgoing>) {
-        let followers: Vec<usize> = self.others().collect();
+        let followers = self.others();
         out.extend(
             followers
                 .into_iter()
@@ -83,6 +76,7 @@ impl Core {
         let last_index = self.log.last_index();
         let due: Vec<usize> = self
             .others()
+            .into_iter()
             .filter(|&peer| {
                 let p = &leadership.progress[peer];
                 !p.in_flight
@@ -103,11 +97,13 @@ impl Core {
         p.seq += 1;
         p.in_flight = true;
         let request = if p.next_index <= self.log.snapshot_index() {
+            let membership = self.log.snapshot_membership();
             Request::Snapshot(snapshot_chunk(
                 p,
                 self.term,
                 self.me,
                 &self.log,
+                membership.unwrap_or(&self.initial_membership).clone(),
                 &self.persister.snapshot(),
                 self.chunk_size,
             ))
@@ -229,26 +225,21 @@ impl Core {
         }
     }
 
-    /// Commits what a majority holds, if it is of our term.
+    /// Commits what a quorum holds, if it is of our term.
     pub fn advance_commit(&mut self) {
         let Role::Leader(leadership) = &self.role else {
             return;
         };
-        let matched = leadership
-            .progress
-            .iter()
-            .enumerate()
-            .map(|(peer, p)| {
-                if peer == self.me {
-                    self.log.last_index()
-                } else {
-                    p.match_index
-                }
-            })
-            .collect();
+        let matched = |peer: usize| {
+            if peer == self.me {
+                self.log.last_index()
+            } else {
+                leadership.progress[peer].match_index
+            }
+        };
         let commit = leader_commit_index(
+            self.membership(),
             matched,
-            self.majority(),
             &self.log,
             self.term,
             self.commit_index,
@@ -258,17 +249,21 @@ impl Core {
             peer_log!(debug, self, "commit through {commit}");
             self.answer_reads();
         }
+        // A learner may have caught up, or a configuration committed.
+        self.advance_membership_change();
     }
 }
 
-/// The chunk of the leader's snapshot `data` that follower progress `p`
-/// needs next: from the offset it holds, at most `chunk_size` bytes. A
-/// newer snapshot than the one being sent starts again at offset 0.
+/// The chunk of the leader's snapshot `data` (with the configuration
+/// `membership` it carries) that follower progress `p` needs next: from
+/// the offset it holds, at most `chunk_size` bytes. A newer snapshot than
+/// the one being sent starts again at offset 0.
 fn snapshot_chunk(
     p: &mut Progress,
     term: u64,
     leader: usize,
     log: &Log,
+    membership: Membership,
     data: &[u8],
     chunk_size: usize,
 ) -> InstallSnapshotArgs {
@@ -283,6 +278,7 @@ fn snapshot_chunk(
         leader,
         last_included_index: log.snapshot_index(),
         last_included_term: log.snapshot_term(),
+        membership,
         offset: start as u64,
         data: data[start..end].to_vec(),
         done: end == data.len(),

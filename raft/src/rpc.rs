@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::log::Entry;
+use crate::membership::Membership;
 
 /// The labrpc method names of the `"Raft"` service.
 pub(crate) const REQUEST_VOTE: &str = "Raft.RequestVote";
@@ -65,6 +66,9 @@ pub(crate) struct InstallSnapshotArgs {
     pub leader: usize,
     pub last_included_index: u64,
     pub last_included_term: u64,
+    /// The configuration in force at `last_included_index` (Figure 13,
+    /// step 8: the receiver loads it with the snapshot).
+    pub membership: Membership,
     pub offset: u64,
     #[serde(with = "crate::bytes")]
     pub data: Vec<u8>,

@@ -1,9 +1,11 @@
 // @solution-file 2A
 //! The protocol's decisions as pure functions of the state they read:
 //! granting a vote, fitting a leader's entries into a follower's log,
-//! jumping back after a rejection, and the leader's commit index.
+//! jumping back after a rejection, the quorum of a configuration (joint
+//! or not), and the leader's commit index.
 
 use crate::log::Log;
+use crate::membership::Membership;
 use crate::rpc::{Conflict, RequestVoteArgs};
 
 /// Whether to vote for `args`' candidate (Figure 2, RequestVote RPC), given
@@ -86,21 +88,42 @@ pub(crate) fn next_index_after_rejection(
     hint.min(rejected_prev).max(match_index + 1)
 }
 
+/// Whether the peers for which `agrees` holds decide for `config`: a
+/// majority of its members, or in `C_old,new` a majority of `old` and a
+/// majority of `new`, counted separately (§6 of the extended paper). Votes,
+/// commits and leadership checks all ask this one rule.
+pub(crate) fn is_quorum(config: &Membership, agrees: impl Fn(usize) -> bool) -> bool {
+    let majority_of = |members: &[usize]| {
+        let agreeing = members.iter().filter(|&&peer| agrees(peer)).count();
+        2 * agreeing > members.len()
+    };
+    match config {
+        Membership::Stable(members) => majority_of(members),
+        Membership::Joint { old, new } => majority_of(old) && majority_of(new),
+    }
+}
+
 /// The commit index a leader may adopt (Figure 2, the last rule for
-/// leaders): the highest index a majority of `matched` (one entry per
-/// peer, the leader's own being its last index) holds, provided that entry
-/// is of the leader's `term` (Figure 8 shows why); else `commit`.
+/// leaders): the highest index held by a quorum of `config`
+/// (`matched(peer)` is how far peer's log matches the leader's, the
+/// leader's own being its last index), provided that entry is of the
+/// leader's `term` (Figure 8 shows why); else `commit`.
 pub(crate) fn leader_commit_index(
-    mut matched: Vec<u64>,
-    majority: usize,
+    config: &Membership,
+    matched: impl Fn(usize) -> u64,
     log: &Log,
     term: u64,
     commit: u64,
 ) -> u64 {
-    matched.sort_unstable_by(|a, b| b.cmp(a));
-    let held_by_majority = matched[majority - 1];
-    if held_by_majority > commit && log.term_at(held_by_majority) == Some(term) {
-        held_by_majority
+    let held_by_quorum = config
+        .voters()
+        .into_iter()
+        .map(&matched)
+        .filter(|&index| is_quorum(config, |peer| matched(peer) >= index))
+        .max()
+        .unwrap_or(0);
+    if held_by_quorum > commit && log.term_at(held_by_quorum) == Some(term) {
+        held_by_quorum
     } else {
         commit
     }
@@ -115,12 +138,9 @@ mod tests {
     fn log_of(terms: &[u64]) -> Log {
         let entries = terms
             .iter()
-            .map(|&term| Entry {
-                term,
-                command: vec![],
-            })
+            .map(|&term| Entry::command(term, vec![]))
             .collect();
-        Log::from_parts(0, 0, entries)
+        Log::from_parts(0, 0, None, entries)
     }
 
     fn vote_request(
@@ -263,23 +283,77 @@ mod tests {
         assert_eq!(next_index_after_rejection(&leader, stale, 4, 2), 3);
     }
 
+    fn stable(members: &[usize]) -> Membership {
+        Membership::Stable(members.to_vec())
+    }
+
+    fn joint(old: &[usize], new: &[usize]) -> Membership {
+        Membership::Joint {
+            old: old.to_vec(),
+            new: new.to_vec(),
+        }
+    }
+
+    /// The commit index for peers matching through `matched[peer]`.
+    fn commit_for(config: &Membership, matched: &[u64], log: &Log, term: u64, commit: u64) -> u64 {
+        leader_commit_index(config, |peer| matched[peer], log, term, commit)
+    }
+
+    #[test]
+    fn a_quorum_is_a_strict_majority_of_the_members() {
+        let three = stable(&[0, 1, 2]);
+        assert!(is_quorum(&three, |p| p < 2));
+        assert!(!is_quorum(&three, |p| p == 0));
+        let four = stable(&[0, 1, 2, 3]);
+        assert!(!is_quorum(&four, |p| p < 2), "half is not a majority");
+        assert!(!is_quorum(&three, |p| p > 2), "non-members do not count");
+    }
+
+    #[test]
+    fn a_joint_quorum_needs_a_majority_of_each_configuration() {
+        let change = joint(&[0, 1, 2], &[2, 3, 4]);
+        assert!(is_quorum(&change, |p| [0, 2, 3].contains(&p)));
+        assert!(
+            !is_quorum(&change, |p| [0, 1, 3].contains(&p)),
+            "a majority of old alone"
+        );
+        assert!(
+            !is_quorum(&change, |p| [1, 3, 4].contains(&p)),
+            "a majority of new alone"
+        );
+        assert!(
+            !is_quorum(&change, |p| p >= 1 && p != 2),
+            "three of five, but only one of old"
+        );
+    }
+
     #[test]
     fn a_leader_commits_what_a_majority_holds_of_its_own_term() {
         let log = log_of(&[1, 1, 2, 2, 2]);
-        assert_eq!(leader_commit_index(vec![5, 4, 1], 2, &log, 2, 0), 4);
-        assert_eq!(leader_commit_index(vec![5, 1, 1, 4, 3], 3, &log, 2, 0), 3);
-        assert_eq!(
-            leader_commit_index(vec![5, 4, 1], 2, &log, 2, 4),
-            4,
-            "never back"
-        );
+        let three = stable(&[0, 1, 2]);
+        assert_eq!(commit_for(&three, &[5, 4, 1], &log, 2, 0), 4);
+        let five = stable(&[0, 1, 2, 3, 4]);
+        assert_eq!(commit_for(&five, &[5, 1, 1, 4, 3], &log, 2, 0), 3);
+        assert_eq!(commit_for(&three, &[5, 4, 1], &log, 2, 4), 4, "never back");
+    }
+
+    #[test]
+    fn a_joint_commit_waits_for_both_majorities() {
+        let log = log_of(&[1, 1, 1, 1, 1]);
+        let change = joint(&[0, 1, 2], &[2, 3, 4]);
+        // Old {0,1,2} holds 5 on 0 and 1; new {2,3,4} holds only 2 on 3 and 4.
+        assert_eq!(commit_for(&change, &[5, 5, 0, 2, 2], &log, 1, 0), 2);
+        // A leader outside new counts only towards old.
+        let leaving = stable(&[1, 2, 3]);
+        assert_eq!(commit_for(&leaving, &[5, 0, 3, 4, 0], &log, 1, 0), 3);
     }
 
     #[test]
     fn a_leader_never_counts_replicas_of_an_older_term() {
         // Figure 8: index 2 (term 1) is on a majority, but this leader is in term 3.
         let log = log_of(&[1, 1, 3]);
-        assert_eq!(leader_commit_index(vec![3, 2, 0], 2, &log, 3, 0), 0);
-        assert_eq!(leader_commit_index(vec![3, 3, 0], 2, &log, 3, 0), 3);
+        let three = stable(&[0, 1, 2]);
+        assert_eq!(commit_for(&three, &[3, 2, 0], &log, 3, 0), 0);
+        assert_eq!(commit_for(&three, &[3, 3, 0], &log, 3, 0), 3);
     }
 }

@@ -68,6 +68,7 @@ impl Core {
                 leader_term: args.term,
                 index: args.last_included_index,
                 term: args.last_included_term,
+                membership: args.membership.clone(),
                 data: Vec::new(),
             });
         }
@@ -90,9 +91,11 @@ impl Core {
 
     /// Steps 5-8: the whole snapshot has arrived. Save it, keep the log
     /// after it if the log agrees at its last index (else discard the log),
-    /// and have the applier reset the service from it.
+    /// load its configuration, and have the applier reset the service from
+    /// it.
     fn install(&mut self, snapshot: PartialSnapshot, leader: usize) {
         self.log.compact_to(snapshot.index, snapshot.term);
+        self.log.set_snapshot_membership(snapshot.membership);
         self.commit_index = snapshot.index;
         self.save(Some(snapshot.data.clone()));
         peer_log!(

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::log::Log;
+use crate::membership::Membership;
 use crate::persist::{self, Durable};
 use crate::persister::Persister;
 use crate::read_index::ReadRounds;
@@ -19,6 +20,9 @@ use crate::timing::{self, HEARTBEAT_INTERVAL};
 pub(crate) struct Core {
     pub me: usize,
     pub peer_count: usize,
+    /// The configuration before any in the log or the snapshot: the
+    /// members given to `Raft::with_members`.
+    pub initial_membership: Membership,
     pub term: u64,
     pub voted_for: Option<usize>,
     pub log: Log,
@@ -35,6 +39,9 @@ pub(crate) struct Core {
     pub chunk_size: usize,
     /// A follower or candidate starts an election when this passes.
     pub election_deadline: Instant,
+    /// When a current leader last spoke to us: within the minimum election
+    /// timeout of it we ignore RequestVotes (a removed server's among them).
+    pub leader_contact: Option<Instant>,
     /// Term, vote or log changed since the last save.
     pub dirty: bool,
     pub persister: Arc<Persister>,
@@ -53,6 +60,7 @@ pub(crate) struct PartialSnapshot {
     pub leader_term: u64,
     pub index: u64,
     pub term: u64,
+    pub membership: Membership,
     pub data: Vec<u8>,
 }
 
@@ -72,6 +80,9 @@ pub(crate) struct Leadership {
     pub heartbeat_due: Instant,
     /// Reads waiting to learn that this peer still leads.
     pub reads: ReadRounds,
+    /// A requested configuration whose new servers are still catching up
+    /// as learners; `C_old,new` is appended once they have.
+    pub catching_up: Option<Vec<usize>>,
 }
 
 /// How far one follower's log is known to match the leader's.
@@ -98,8 +109,14 @@ pub(crate) struct Progress {
 }
 
 impl Core {
-    /// A peer restored from what `persister` holds (a fresh peer if empty).
-    pub fn restore(me: usize, peer_count: usize, persister: Arc<Persister>) -> Core {
+    /// A peer restored from what `persister` holds (a fresh peer if empty)
+    /// of a cluster whose initial voting members are `members`.
+    pub fn restore(
+        me: usize,
+        peer_count: usize,
+        members: Vec<usize>,
+        persister: Arc<Persister>,
+    ) -> Core {
         let saved = persister.raft_state();
         let durable = Durable::decode(&saved).unwrap_or_else(|e| {
             panic!(
@@ -118,6 +135,7 @@ impl Core {
         let core = Core {
             me,
             peer_count,
+            initial_membership: Membership::Stable(members),
             term,
             voted_for,
             commit_index: log.snapshot_index(),
@@ -128,33 +146,41 @@ impl Core {
             partial_snapshot: None,
             chunk_size: crate::snapshot_chunk_size(),
             election_deadline: Instant::now() + timing::election_timeout(),
+            leader_contact: None,
             dirty: false,
             persister,
         };
         peer_log!(
             debug,
             core,
-            "start: vote {:?}, log {}..={}",
+            "start: vote {:?}, log {}..={}, members {}",
             core.voted_for,
             core.log.snapshot_index(),
-            core.log.last_index()
+            core.log.last_index(),
+            core.membership()
         );
         core
-    }
-
-    /// Votes (or matching logs) needed to decide anything.
-    pub fn majority(&self) -> usize {
-        self.peer_count / 2 + 1
     }
 
     pub fn is_leader(&self) -> bool {
         matches!(self.role, Role::Leader(_))
     }
 
-    /// The other peers' numbers.
-    pub fn others(&self) -> impl Iterator<Item = usize> {
-        let me = self.me;
-        (0..self.peer_count).filter(move |&peer| peer != me)
+    /// The other peers this one talks to: the voters of its configuration,
+    /// and a leader's learners too.
+    pub fn others(&self) -> Vec<usize> {
+        let mut others = self.membership().voters();
+        if let Role::Leader(Leadership {
+            catching_up: Some(members),
+            ..
+        }) = &self.role
+        {
+            others.extend(members);
+            others.sort_unstable();
+            others.dedup();
+        }
+        others.retain(|&peer| peer != self.me);
+        others
     }
 
     /// Adopts `term` if it is newer than ours (Figure 2, "all servers"),
@@ -191,6 +217,7 @@ impl Core {
         self.observe_term(term, now);
         self.become_follower(now);
         self.reset_election_deadline(now);
+        self.leader_contact = Some(now);
     }
 
     pub fn reset_election_deadline(&mut self, now: Instant) {
@@ -210,7 +237,12 @@ impl Core {
     /// election, a leader's heartbeat goes to every follower.
     pub fn on_timers(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
         if !self.is_leader() && now >= self.election_deadline {
-            self.start_election(now, out);
+            if self.membership().contains(self.me) {
+                self.start_election(now, out);
+            } else {
+                // Not a voter (yet, or any more): never stand.
+                self.reset_election_deadline(now);
+            }
         }
         if let Role::Leader(leadership) = &mut self.role {
             // A read waiting to confirm leadership gets its heartbeat now.
@@ -257,6 +289,7 @@ impl Leadership {
             progress,
             heartbeat_due: now,
             reads: ReadRounds::default(),
+            catching_up: None,
         }
     }
 }

@@ -14,6 +14,11 @@ pub(crate) const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(100);
 /// and the longest leaves room for split votes within the tests' 5 s bound.
 const ELECTION_TIMEOUT_MS: std::ops::Range<u64> = 300..600;
 
+/// The shortest election timeout: a peer that heard from a current leader
+/// this recently ignores RequestVotes, so that a server removed from the
+/// configuration cannot depose a working leader (§6 of the extended paper).
+pub(crate) const MIN_ELECTION_TIMEOUT: Duration = Duration::from_millis(ELECTION_TIMEOUT_MS.start);
+
 /// A leader that has heard from no majority of its peers for this long
 /// declines new commands: they could not commit until it hears from a
 /// majority again, and it has most likely been replaced. Several

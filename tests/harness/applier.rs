@@ -132,6 +132,15 @@ impl AppliedLogs {
         self.peers[peer].last_applied
     }
 
+    /// The highest index at which `peer` applied `cmd`, if it did.
+    pub(crate) fn applied_index_of(&self, peer: usize, cmd: &Cmd) -> Option<u64> {
+        let entries = &self.peers[peer].entries;
+        let at = entries
+            .iter()
+            .rposition(|entry| entry.as_ref() == Some(cmd))?;
+        Some(at as u64)
+    }
+
     pub(crate) fn max_index(&self) -> u64 {
         self.max_index
     }
@@ -175,6 +184,12 @@ impl AppliedLogs {
                  an ApplyMsg::Command must carry the bytes given to Raft::start"
             ));
         };
+        self.apply_entry(peer, index, cmd)
+    }
+
+    /// Takes in `peer`'s entry `cmd` (a command, or a configuration) at
+    /// `index`: the next index it must apply, and what the others applied.
+    fn apply_entry(&mut self, peer: usize, index: u64, cmd: Cmd) -> Result<(), String> {
         let last = self.peers[peer].last_applied;
         if index <= last {
             return Err(format!(
@@ -400,6 +415,10 @@ impl Applier {
             Applied::Snapshot { index, data, .. } => {
                 (logs.apply_snapshot(self.peer, index, &data), None)
             }
+            Applied::Membership { index, members, .. } => (
+                logs.apply_entry(self.peer, index, Cmd::Membership(members)),
+                Some(index).filter(|i| i % SNAPSHOT_INTERVAL == 0),
+            ),
         };
         let snapshot = match (result, snapshot_at) {
             (Err(violation), _) => {

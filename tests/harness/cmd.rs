@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::protocol::Members;
+
 /// A command a test submits through `Raft::start`.
 ///
 /// Tests put integers (most scenarios) or strings (the RPC byte count);
@@ -18,6 +20,10 @@ pub enum Cmd {
     Int(u64),
     /// A string command, e.g. the 5000-character payloads of the byte count.
     Text(String),
+    /// Not a command: what the appliers record for a configuration entry
+    /// (`ApplyMsg::Membership`, 2E), so that peers must agree on it as on
+    /// any entry. Tests never start one.
+    Membership(Members),
 }
 
 impl Cmd {
@@ -57,6 +63,10 @@ impl fmt::Display for Cmd {
         const SHOWN: usize = 12;
         match self {
             Cmd::Int(value) => write!(f, "{value}"),
+            Cmd::Membership(Members::Stable(members)) => write!(f, "configuration {members:?}"),
+            Cmd::Membership(Members::Joint { old, new }) => {
+                write!(f, "configuration {old:?}+{new:?}")
+            }
             Cmd::Text(text) if text.chars().count() <= SHOWN => write!(f, "{text:?}"),
             Cmd::Text(text) => {
                 let head: String = text.chars().take(SHOWN).collect();

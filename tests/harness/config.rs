@@ -11,7 +11,7 @@ use runlog::Kind;
 use crate::applier::{AppliedLogs, ApplierThread};
 use crate::ends::{fresh_ends, server_name};
 use crate::judged::{Disk, FirstDeath, Judged, Wiring};
-use crate::protocol::Role;
+use crate::protocol::{Members, Refusal, Role};
 use crate::remote_raft::RemoteRaft;
 use crate::{runrecord, Cmd, Session};
 
@@ -63,6 +63,8 @@ pub struct Config {
     snapshots: bool,
     /// The snapshot chunk size the peers are started with, if the test set one.
     snapshot_chunk: Option<usize>,
+    /// The initial voting members, if not every peer (2E).
+    initial_members: Option<Vec<usize>>,
     peers: Mutex<Vec<Peer>>,
     logs: Arc<Mutex<AppliedLogs>>,
     /// The first death of a peer's process that the harness did not cause.
@@ -105,18 +107,31 @@ impl Config {
     /// Starts a test with `n` connected peers.
     #[track_caller]
     pub fn new(n: usize, net: Net, applier: Applier) -> Config {
-        Config::build(n, net, applier, None)
+        Config::build(n, net, applier, None, None)
+    }
+
+    /// Starts a test with `n` connected peers of which only `members` vote
+    /// at first (`Raft::with_members`, 2E); the others wait to be added.
+    #[track_caller]
+    pub fn with_members(n: usize, net: Net, applier: Applier, members: &[usize]) -> Config {
+        Config::build(n, net, applier, None, Some(members.to_vec()))
     }
 
     /// Starts a test with `n` connected peers that send snapshots in chunks
     /// of at most `chunk_bytes` bytes.
     #[track_caller]
     pub fn with_snapshot_chunk(n: usize, net: Net, applier: Applier, chunk_bytes: usize) -> Config {
-        Config::build(n, net, applier, Some(chunk_bytes))
+        Config::build(n, net, applier, Some(chunk_bytes), None)
     }
 
     #[track_caller]
-    fn build(n: usize, net: Net, applier: Applier, snapshot_chunk: Option<usize>) -> Config {
+    fn build(
+        n: usize,
+        net: Net,
+        applier: Applier,
+        snapshot_chunk: Option<usize>,
+        initial_members: Option<Vec<usize>>,
+    ) -> Config {
         let session = Session::start();
         let network = Network::new();
         session.set_seed(network.seed());
@@ -130,6 +145,7 @@ impl Config {
             net: network,
             snapshots: applier == Applier::Snapshotting,
             snapshot_chunk,
+            initial_members,
             peers: Mutex::new(
                 (0..n)
                     .map(|_| Peer {
@@ -384,6 +400,7 @@ impl Config {
             me: i,
             raft_state: saved.raft_state,
             snapshot: saved.snapshot,
+            members: self.initial_members.clone(),
         };
         let process = match Judged::spawn(&format!("S{i}"), role, wiring) {
             Ok(process) => Arc::new(process),
@@ -446,6 +463,22 @@ impl Config {
     /// until the peer gives up); `None` as well if the peer is down.
     pub fn read_index(&self, i: usize) -> Option<u64> {
         self.raft(i)?.read_index()
+    }
+
+    /// Calls `change_membership(members)` on peer `i`; `Err(None)` if the
+    /// peer is down, `Err(Some(refusal))` if it refused.
+    pub fn change_membership(&self, i: usize, members: &[usize]) -> Result<(), Option<Refusal>> {
+        log::debug!(
+            target: runrecord::HARNESS_TARGET,
+            "S{i} [harness] change_membership({members:?})"
+        );
+        let raft = self.raft(i).ok_or(None)?;
+        raft.change_membership(members.to_vec()).map_err(Some)
+    }
+
+    /// Peer `i`'s `membership()`, or `None` if it is down.
+    pub fn membership(&self, i: usize) -> Option<Members> {
+        self.raft(i)?.membership()
     }
 
     /// The current instance of peer `i`, if up.

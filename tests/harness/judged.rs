@@ -25,7 +25,7 @@ use labrpc::{ClientEnd, OnReply, RpcError, Server};
 use parking_lot::Mutex;
 use runlog::Kind;
 
-use crate::protocol::{read_frame, write_frame, Applied, FromPeer, Role, ToPeer};
+use crate::protocol::{read_frame, write_frame, Applied, FromPeer, Members, Refusal, Role, ToPeer};
 use crate::{cpu_time, logcapture, runrecord};
 
 /// Names the `judged` binary, when it is not beside the test's own
@@ -78,6 +78,8 @@ pub(crate) enum Answer {
     Started(Option<(u64, u64)>),
     State(u64, bool),
     ReadIndexed(Option<u64>),
+    MembershipChanged(Result<(), Refusal>),
+    Membership(Members),
     ClerkDone(String),
     CallTimes(Vec<Option<u64>>),
 }
@@ -385,7 +387,8 @@ impl Shared {
             }
             FromPeer::Applied(applied) => {
                 let kind = match &applied {
-                    Applied::Command { index, term, .. } => Kind::Applied {
+                    Applied::Command { index, term, .. }
+                    | Applied::Membership { index, term, .. } => Kind::Applied {
                         index: *index,
                         entry_term: Some(*term),
                     },
@@ -405,6 +408,12 @@ impl Shared {
                 self.answer(req, Answer::State(term, leader))?
             }
             FromPeer::ReadIndexed { req, index } => self.answer(req, Answer::ReadIndexed(index))?,
+            FromPeer::MembershipChanged { req, result } => {
+                self.answer(req, Answer::MembershipChanged(result))?
+            }
+            FromPeer::Membership { req, members } => {
+                self.answer(req, Answer::Membership(members))?
+            }
             FromPeer::ClerkDone { req, value } => self.answer(req, Answer::ClerkDone(value))?,
             FromPeer::CallTimes { req, nanos } => self.answer(req, Answer::CallTimes(nanos))?,
             FromPeer::Log {

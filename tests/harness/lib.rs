@@ -34,6 +34,7 @@ mod join;
 mod judged;
 pub mod kv;
 mod logcapture;
+mod membership;
 pub mod protocol;
 mod remote_raft;
 pub mod rules;

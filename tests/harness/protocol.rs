@@ -31,6 +31,8 @@ pub enum Role {
         raft_state: Vec<u8>,
         /// The saved snapshot.
         snapshot: Vec<u8>,
+        /// `Some(members)`: `Raft::with_members(.., members)` instead (2E).
+        members: Option<Vec<usize>>,
     },
     /// `KvServer::new(ends, me, persister, max_raft_state)`.
     KvServer {
@@ -44,6 +46,8 @@ pub enum Role {
         snapshot: Vec<u8>,
         /// When the server snapshots.
         max_raft_state: Option<usize>,
+        /// `Some(members)`: `KvServer::with_members(.., members)` instead (2E).
+        members: Option<Vec<usize>>,
     },
     /// `Clerk::new(ends)`, with `n` ends.
     Clerk {
@@ -54,6 +58,39 @@ pub enum Role {
     /// a client that times calls on end 0 when asked ([`ToPeer::TimeCalls`]):
     /// the bench of a call between two judged processes.
     Echo,
+}
+
+/// A configuration, as `raft::Membership` says it (the judge does not link
+/// the `raft` crate).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Members {
+    /// `Membership::Stable(members)`.
+    Stable(Vec<usize>),
+    /// `Membership::Joint { old, new }`.
+    Joint {
+        /// The configuration being left.
+        old: Vec<usize>,
+        /// The configuration being entered.
+        new: Vec<usize>,
+    },
+}
+
+impl Members {
+    /// Whether this is `C_old,new`, a change under way.
+    pub fn is_joint(&self) -> bool {
+        matches!(self, Members::Joint { .. })
+    }
+}
+
+/// Why `Raft::change_membership` refused, as `raft::MembershipError` says it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Refusal {
+    /// `MembershipError::NotLeader`.
+    NotLeader,
+    /// `MembershipError::ChangeInProgress`.
+    ChangeInProgress,
+    /// `MembershipError::Invalid(why)`.
+    Invalid(String),
 }
 
 /// A clerk operation.
@@ -106,6 +143,19 @@ pub enum ToPeer {
         /// The judge's id for the request.
         req: u64,
     },
+    /// Call `Raft::change_membership(members)`; answer with
+    /// [`FromPeer::MembershipChanged`].
+    ChangeMembership {
+        /// The judge's id for the request.
+        req: u64,
+        /// The requested voting members.
+        members: Vec<usize>,
+    },
+    /// Call `Raft::membership()`; answer with [`FromPeer::Membership`].
+    GetMembership {
+        /// The judge's id for the request.
+        req: u64,
+    },
     /// The judge has checked the last [`FromPeer::Applied`] message: take
     /// the next one from `apply_ch`, after calling `Raft::snapshot(index,
     /// data)` if `snapshot` is set (then say [`FromPeer::SnapshotTaken`]).
@@ -150,6 +200,15 @@ pub enum Applied {
         term: u64,
         /// The snapshot's bytes.
         data: Vec<u8>,
+    },
+    /// `ApplyMsg::Membership`.
+    Membership {
+        /// The configuration entry's log index.
+        index: u64,
+        /// The term of its entry.
+        term: u64,
+        /// The configuration it put in force.
+        members: Members,
     },
 }
 
@@ -210,6 +269,20 @@ pub enum FromPeer {
         req: u64,
         /// What it returned.
         index: Option<u64>,
+    },
+    /// `change_membership()` returned this.
+    MembershipChanged {
+        /// The request's id.
+        req: u64,
+        /// What it returned.
+        result: Result<(), Refusal>,
+    },
+    /// `membership()` returned this.
+    Membership {
+        /// The request's id.
+        req: u64,
+        /// The configuration the peer uses.
+        members: Members,
     },
     /// A clerk operation returned (`value` is a Get's, else empty).
     ClerkDone {

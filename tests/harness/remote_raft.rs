@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use crate::judged::{Answer, Judged};
-use crate::protocol::ToPeer;
+use crate::protocol::{Members, Refusal, ToPeer};
 
 /// A handle on a running peer's process. Cheap to clone.
 #[derive(Clone)]
@@ -30,6 +30,26 @@ impl RemoteRaft {
     pub(crate) fn read_index(&self) -> Option<u64> {
         match self.process.ask(|req| ToPeer::ReadIndex { req }) {
             Some(Answer::ReadIndexed(index)) => index,
+            _ => None,
+        }
+    }
+
+    /// `Raft::change_membership(members)`; refused as not leader as well if
+    /// the process has died.
+    pub(crate) fn change_membership(&self, members: Vec<usize>) -> Result<(), Refusal> {
+        match self
+            .process
+            .ask(|req| ToPeer::ChangeMembership { req, members })
+        {
+            Some(Answer::MembershipChanged(result)) => result,
+            _ => Err(Refusal::NotLeader),
+        }
+    }
+
+    /// `Raft::membership()`; `None` if the process has died.
+    pub(crate) fn membership(&self) -> Option<Members> {
+        match self.process.ask(|req| ToPeer::GetMembership { req }) {
+            Some(Answer::Membership(members)) => Some(members),
             _ => None,
         }
     }

@@ -220,6 +220,69 @@ pub const NO_LOCK_WHILE_APPLYING: Rule = Rule {
     source: "lab 2D",
 };
 
+/// A joint configuration decides by two majorities.
+pub const JOINT_MAJORITY: Rule = Rule {
+    id: "joint-majority",
+    statement: "while C_old,new is in force, a candidate wins and an entry commits only with a \
+                majority of C_old and, counted separately, a majority of C_new; in a stable \
+                configuration, a majority of its members (and only of them)",
+    source: "§6 of the extended paper",
+};
+
+/// The latest configuration in the log is the one in force.
+pub const LATEST_CONFIG: Rule = Rule {
+    id: "latest-config",
+    statement: "a server uses the latest configuration in its log, whether committed or not; \
+                when a conflicting suffix is cut, a configuration entry in it is undone and the \
+                one before is in force again",
+    source: "§6 of the extended paper",
+};
+
+/// A change runs to its end.
+pub const CONFIG_PROGRESS: Rule = Rule {
+    id: "config-progress",
+    statement: "once C_old,new commits the leader appends C_new; a leader outside C_new steps \
+                down once C_new commits (leading without counting itself until then); a new \
+                leader that finds a change unfinished in its log finishes it",
+    source: "§6 of the extended paper",
+};
+
+/// New servers catch up before they vote.
+pub const LEARNER_CATCH_UP: Rule = Rule {
+    id: "learner-catch-up",
+    statement: "servers being added first receive the log as non-voting learners; the leader \
+                appends C_old,new only once they hold every committed entry, so adding them \
+                does not stall commits",
+    source: "§6 of the extended paper; lab 2E",
+};
+
+/// A removed server cannot depose a working leader.
+pub const REMOVED_NO_DISRUPT: Rule = Rule {
+    id: "removed-no-disrupt",
+    statement: "a follower that heard from a current leader within the minimum election \
+                timeout ignores a RequestVote and does not adopt its term, and a leader ignores \
+                a RequestVote from a server outside its configuration, so a removed server that \
+                keeps campaigning cannot disrupt the cluster",
+    source: "§6 of the extended paper",
+};
+
+/// One change at a time.
+pub const ONE_CHANGE: Rule = Rule {
+    id: "one-change-at-a-time",
+    statement: "change_membership is refused (ChangeInProgress) while an earlier change has \
+                not finished: its learners are catching up, or C_old,new or C_new has not \
+                committed",
+    source: "lab 2E",
+};
+
+/// Snapshots carry the configuration.
+pub const SNAPSHOT_CONFIG: Rule = Rule {
+    id: "snapshot-config",
+    statement: "a snapshot records the configuration in force at its last index; a server that \
+                restarts from a snapshot or installs one from the leader uses it",
+    source: "Figure 13, receiver step 8; lab 2E",
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

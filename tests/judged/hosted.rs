@@ -7,11 +7,11 @@ use std::thread;
 use std::time::Instant;
 
 use crossbeam_channel::{Receiver, Sender};
-use harness::protocol::{Applied, ClerkOp, FromPeer, Role, ToPeer};
+use harness::protocol::{Applied, ClerkOp, FromPeer, Members, Refusal, Role, ToPeer};
 use kvraft::{Clerk, KvServer};
 use labrpc::{Pool, Server, Service};
 use parking_lot::{Condvar, Mutex};
-use raft::{ApplyMsg, Persister, Raft};
+use raft::{ApplyMsg, Membership, MembershipError, Persister, Raft};
 
 use crate::link::{exit_broken, Link};
 
@@ -86,10 +86,16 @@ impl Host {
                 me,
                 raft_state,
                 snapshot,
+                members,
             } => {
                 let persister = restored(link, raft_state, snapshot);
                 let (apply_tx, apply_rx) = crossbeam_channel::bounded(0);
-                let raft = Raft::new(link.ends(n), me, persister, apply_tx);
+                let ends = link.ends(n);
+                let raft = match members {
+                    // A part before 2E need not have `with_members`.
+                    None => Raft::new(ends, me, persister, apply_tx),
+                    Some(members) => Raft::with_members(ends, me, persister, apply_tx, members),
+                };
                 let (done_tx, done_rx) = crossbeam_channel::unbounded();
                 self.apply_done.set(done_tx);
                 self.serve_services(vec![raft.service()]);
@@ -102,9 +108,16 @@ impl Host {
                 raft_state,
                 snapshot,
                 max_raft_state,
+                members,
             } => {
                 let persister = restored(link, raft_state, snapshot);
-                let kv = KvServer::new(link.ends(n), me, persister, max_raft_state);
+                let ends = link.ends(n);
+                let kv = match members {
+                    None => KvServer::new(ends, me, persister, max_raft_state),
+                    Some(members) => {
+                        KvServer::with_members(ends, me, persister, max_raft_state, members)
+                    }
+                };
                 self.serve_services(kv.services());
                 self.peer.set(Peer::Kv(kv));
             }
@@ -166,6 +179,19 @@ impl Host {
             ToPeer::ReadIndex { req } => self.on_thread(link, move |host, link| {
                 let index = host.peer.wait().raft().read_index();
                 link.send(&FromPeer::ReadIndexed { req, index });
+            }),
+            ToPeer::ChangeMembership { req, members } => self.on_thread(link, move |host, link| {
+                let result = host.peer.wait().raft().change_membership(members);
+                let result = result.map_err(|refusal| match refusal {
+                    MembershipError::NotLeader => Refusal::NotLeader,
+                    MembershipError::ChangeInProgress => Refusal::ChangeInProgress,
+                    MembershipError::Invalid(why) => Refusal::Invalid(why),
+                });
+                link.send(&FromPeer::MembershipChanged { req, result });
+            }),
+            ToPeer::GetMembership { req } => self.on_thread(link, move |host, link| {
+                let members = members_of(host.peer.wait().raft().membership());
+                link.send(&FromPeer::Membership { req, members });
             }),
             ToPeer::TimeCalls { req, calls } => self.on_thread(link, move |_, link| {
                 let end = link.ends(1).remove(0);
@@ -229,6 +255,15 @@ fn forward_applied(
                 command,
             },
             ApplyMsg::Snapshot { index, term, data } => Applied::Snapshot { index, term, data },
+            ApplyMsg::Membership {
+                index,
+                term,
+                membership,
+            } => Applied::Membership {
+                index,
+                term,
+                members: members_of(membership),
+            },
         };
         link.send(&FromPeer::Applied(applied));
         match done_rx.recv() {
@@ -239,6 +274,14 @@ fn forward_applied(
             Ok(None) => {}
             Err(_) => return,
         }
+    }
+}
+
+/// A configuration as the judge reads it.
+fn members_of(membership: Membership) -> Members {
+    match membership {
+        Membership::Stable(members) => Members::Stable(members),
+        Membership::Joint { old, new } => Members::Joint { old, new },
     }
 }
 

@@ -20,6 +20,7 @@ use super::rules::{
 use crate::config::fail;
 use crate::ends::{fresh_ends, server_name};
 use crate::judged::{Disk, FirstDeath, Judged, Wiring};
+use crate::membership;
 use crate::protocol::Role;
 use crate::remote_raft::RemoteRaft;
 use crate::rules::{likely_causes, SNAPSHOT_SAVE};
@@ -48,6 +49,8 @@ pub struct Config {
     n: usize,
     net: Network,
     max_raft_state: Option<usize>,
+    /// The initial voting members, if not every server (2E).
+    initial_members: Option<Vec<usize>>,
     servers: Mutex<Vec<Slot>>,
     next_client_id: AtomicUsize,
     /// Clerk operations so far, for the Passed line.
@@ -82,6 +85,26 @@ impl Config {
     /// Starts a test with `n` connected KV servers that snapshot when their
     /// raft state reaches `max_raft_state` bytes (never, with `None`).
     pub fn new(n: usize, net: Net, max_raft_state: Option<usize>) -> Config {
+        Config::build(n, net, max_raft_state, None)
+    }
+
+    /// Starts a test with `n` connected KV servers of which only `members`
+    /// vote at first (`KvServer::with_members`, 2E).
+    pub fn with_members(
+        n: usize,
+        net: Net,
+        max_raft_state: Option<usize>,
+        members: &[usize],
+    ) -> Config {
+        Config::build(n, net, max_raft_state, Some(members.to_vec()))
+    }
+
+    fn build(
+        n: usize,
+        net: Net,
+        max_raft_state: Option<usize>,
+        initial_members: Option<Vec<usize>>,
+    ) -> Config {
         let session = Session::start();
         let network = Network::new();
         session.set_seed(network.seed());
@@ -102,6 +125,7 @@ impl Config {
             n,
             net: network,
             max_raft_state,
+            initial_members,
             servers,
             next_client_id: AtomicUsize::new(0),
             ops: Arc::new(AtomicUsize::new(0)),
@@ -297,6 +321,25 @@ impl Config {
             .map(|(_, i)| i)
     }
 
+    /// The running servers' Raft peers.
+    fn running(&self) -> Vec<(usize, RemoteRaft)> {
+        let servers = self.servers.lock();
+        let running = servers.iter().enumerate();
+        running
+            .filter_map(|(i, slot)| Some((i, slot.kv.clone()?)))
+            .collect()
+    }
+
+    /// Changes the voting servers to `members` (asking whichever server
+    /// leads) and waits until every running member uses that
+    /// configuration (2E); the error, after 15 s, says what stalled. It
+    /// returns rather than fails, so that a caller with clients running
+    /// can stop them first.
+    pub(crate) fn try_change_to(&self, members: &[usize]) -> Result<(), String> {
+        self.check_alive();
+        membership::change_until_in_force(|| self.running(), members, |_| true)
+    }
+
     /// The newest term any running server is in: it changes exactly when
     /// an election has begun somewhere.
     pub fn newest_term(&self) -> u64 {
@@ -365,6 +408,7 @@ impl Config {
             raft_state: saved.raft_state,
             snapshot: saved.snapshot,
             max_raft_state: self.max_raft_state,
+            members: self.initial_members.clone(),
         };
         runrecord::harness_action(i, Kind::Started, "started");
         let process = self.spawn(&format!("S{i}"), role, ends, Some(disk));

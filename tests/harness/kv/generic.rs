@@ -56,6 +56,10 @@ pub struct GenericTest {
     /// Whether one operation in ten (not one in two) is an Append, the
     /// rest mostly Gets (3C's mixes).
     pub read_heavy: bool,
+    /// Whether the service starts with servers 0-2 voting and changes its
+    /// membership once per round while the clients run (2E): to all five,
+    /// then to three without the leader, then to all five again.
+    pub membership_changes: bool,
 }
 
 impl Default for GenericTest {
@@ -69,6 +73,7 @@ impl Default for GenericTest {
             max_raft_state: None,
             random_keys: false,
             read_heavy: false,
+            membership_changes: false,
         }
     }
 }
@@ -84,6 +89,7 @@ impl GenericTest {
             (self.max_raft_state.is_some(), "snapshots, "),
             (self.random_keys, "random keys, "),
             (self.read_heavy, "read-heavy, "),
+            (self.membership_changes, "3 -> 5 -> 3 -> 5 servers, "),
         ] {
             if on {
                 title.push_str(words);
@@ -113,10 +119,19 @@ impl GenericTest {
 /// be linearizable.
 #[track_caller]
 pub fn generic_test(test: GenericTest) {
-    let cfg = Config::new(test.servers, test.net, test.max_raft_state);
+    let cfg = if test.membership_changes {
+        Config::with_members(
+            test.servers,
+            test.net,
+            test.max_raft_state,
+            &INITIAL_MEMBERS,
+        )
+    } else {
+        Config::new(test.servers, test.net, test.max_raft_state)
+    };
     cfg.begin(&test.title());
     let mut checker = cfg.make_client(&cfg.all());
-    for _ in 0..ITERATIONS {
+    for round in 0..ITERATIONS {
         let clients_done = AtomicBool::new(false);
         let (stop_partitioner, partitioner_stopped) = crossbeam_channel::bounded::<()>(0);
         let appended = thread::scope(|scope| {
@@ -131,7 +146,14 @@ pub fn generic_test(test: GenericTest) {
                 let cfg = &cfg;
                 scope.spawn(move || run_partitioner(cfg, &partitioner_stopped))
             });
-            sleep(CLIENTS_RUN);
+            let began = Instant::now();
+            let changed = test.membership_changes.then(|| {
+                sleep(UNDISTURBED);
+                cfg.try_change_to(&round_members(&cfg, round))
+            });
+            if let Some(rest) = CLIENTS_RUN.checked_sub(began.elapsed()) {
+                sleep(rest);
+            }
             clients_done.store(true, Ordering::SeqCst);
             drop(stop_partitioner);
             if let Some(partitioner) = partitioner {
@@ -144,11 +166,16 @@ pub fn generic_test(test: GenericTest) {
             if test.crash {
                 cfg.restart_all();
             }
-            clients
+            let appended = clients
                 .into_iter()
                 .map(join_or_fail)
-                .collect::<Vec<usize>>()
+                .collect::<Vec<usize>>();
+            (appended, changed)
         });
+        let (appended, changed) = appended;
+        if let Some(Err(problem)) = changed {
+            fail(problem);
+        }
         for (client, &count) in appended.iter().enumerate() {
             let value = checker.get(&client.to_string());
             if !test.random_keys {
@@ -166,6 +193,21 @@ pub fn generic_test(test: GenericTest) {
         }
     }
     cfg.end();
+}
+
+/// The voting servers a service with membership changes starts with.
+const INITIAL_MEMBERS: [usize; 3] = [0, 1, 2];
+
+/// The members a service with membership changes moves to in `round`:
+/// every server, then three without the current leader (so the leader is
+/// replaced), then every server again.
+fn round_members(cfg: &Config, round: usize) -> Vec<usize> {
+    if round.is_multiple_of(2) {
+        return cfg.all();
+    }
+    let leader = cfg.leader().unwrap_or(0);
+    let others = cfg.all().into_iter().filter(|&i| i != leader);
+    others.take(3).collect()
 }
 
 /// One client's loop; returns how many appends it made.
