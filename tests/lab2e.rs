@@ -397,7 +397,11 @@ fn freeze_in_joint(title: &str) -> Frozen {
         cfg.disconnect(follower);
     }
     cfg.request_change(&target);
-    await_membership(&cfg, leader, Members::is_joint, "appended C_old,new", || {});
+    // The leader may already be past C_old,new only by committing it
+    // without {0,1,2}: the watch below names that.
+    let new = Members::Stable(target.clone());
+    let appended = |m: &Members| m.is_joint() || *m == new;
+    await_membership(&cfg, leader, appended, "appended C_old,new", || {});
     // Without a majority of {0,1,2}, C_old,new cannot commit: the leader
     // must stay in the joint phase, though the learners (a majority of
     // C_new with it) hold the entry.

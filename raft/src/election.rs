@@ -43,6 +43,7 @@ impl Core {
     }
 
     /// A candidate asks for our vote (Figure 2, RequestVote RPC).
+    ///
     /// A request that cannot be a fair election is ignored, its term not
     /// adopted (see [`disrupts`](Core::disrupts)). A peer outside its own
     /// configuration still votes: a server being added may hold a vote
