@@ -142,17 +142,10 @@ fn leader_crash_in_joint_phase() {
 
 #[test]
 fn leader_crash_after_c_new() {
-    let cfg = Config::with_members(5, Net::Reliable, Applier::Checking, &[0, 1, 2]);
-    cfg.begin("the leader crashes right after appending C_new");
-    let leader = cfg.check_one_leader();
-    let before = commit_phase(&cfg, 3);
-    let target = sorted(vec![leader, 3, 4]);
     // The learners hear the leader only when the test lets them: C_new,
     // whose majority needs one of them, goes out only to them.
-    for learner in [3, 4] {
-        cfg.hold_link(leader, learner, true);
-    }
-    cfg.request_change(&target);
+    let (cfg, leader, target, before) =
+        change_with_held_learners("the leader crashes right after appending C_new");
     let new = Members::Stable(target.clone());
     await_membership(
         &cfg,
@@ -171,18 +164,11 @@ fn leader_crash_after_c_new() {
 
 #[test]
 fn learners_catch_up_before_voting() {
-    let cfg = Config::with_members(5, Net::Reliable, Applier::Checking, &[0, 1, 2]);
-    cfg.begin("commits go on while new servers catch up");
-    let leader = cfg.check_one_leader();
-    let first = commit_phase(&cfg, 3);
-    let target = sorted(vec![leader, 3, 4]);
     // The new servers hear nothing yet: they cannot catch up, so C_old,new
     // (whose new majority needs one of them) must wait, and commits go on
     // under {0,1,2}.
-    for learner in [3, 4] {
-        cfg.hold_link(leader, learner, true);
-    }
-    cfg.request_change(&target);
+    let (cfg, leader, target, first) =
+        change_with_held_learners("commits go on while new servers catch up");
     check_still_old(&cfg, leader);
     commit_phase(&cfg, 3);
     check_still_old(&cfg, leader);
@@ -372,6 +358,23 @@ fn commit_phase(cfg: &Config, expected: usize) -> u64 {
 /// `0..n` without `left_out`.
 fn all_but(n: usize, left_out: &[usize]) -> Vec<usize> {
     (0..n).filter(|i| !left_out.contains(i)).collect()
+}
+
+/// A cluster of 5 with `{0,1,2}` voting, some commands committed, asked to
+/// change to `{leader,3,4}` while the leader's requests to the learners 3
+/// and 4 are held; returns it, the leader, the target, and the first
+/// command's index.
+fn change_with_held_learners(title: &str) -> (Config, usize, Vec<usize>, u64) {
+    let cfg = Config::with_members(5, Net::Reliable, Applier::Checking, &[0, 1, 2]);
+    cfg.begin(title);
+    let leader = cfg.check_one_leader();
+    let first = commit_phase(&cfg, 3);
+    let target = sorted(vec![leader, 3, 4]);
+    for learner in [3, 4] {
+        cfg.hold_link(leader, learner, true);
+    }
+    cfg.request_change(&target);
+    (cfg, leader, target, first)
 }
 
 /// A change frozen in its joint phase: `{0,1,2}` -> `{leader,3,4}` with the

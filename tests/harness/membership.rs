@@ -98,15 +98,8 @@ pub(crate) fn change_until_in_force(
     loop {
         // Accepted or refused (a change under way), the wait decides.
         let _ = ask_once(&peers, members)?;
-        let round = Instant::now();
-        while round.elapsed() < ASK_AGAIN {
-            match check_in_force(&peers, members, &done) {
-                Ok(()) => return Ok(()),
-                Err(behind) if began.elapsed() > CHANGE_PATIENCE => {
-                    return Err(stalled(members, behind, &done))
-                }
-                Err(_) => sleep(POLL),
-            }
+        if poll_in_force(&peers, members, &done, began, ASK_AGAIN)? {
+            return Ok(());
         }
     }
 }
@@ -119,16 +112,30 @@ pub(crate) fn await_in_force(
     members: &[usize],
     done: impl Fn(usize) -> bool,
 ) -> Result<(), String> {
-    let began = Instant::now();
-    loop {
-        match check_in_force(&peers, members, &done) {
-            Ok(()) => return Ok(()),
+    poll_in_force(&peers, members, &done, Instant::now(), Duration::MAX).map(|_| ())
+}
+
+/// Polls for at most `round` whether the change to `members` is in force:
+/// `Ok(true)` once it is, `Ok(false)` when the round ends first, an error
+/// once [`CHANGE_PATIENCE`] has passed since `began`.
+fn poll_in_force(
+    peers: &impl Fn() -> Vec<(usize, RemoteRaft)>,
+    members: &[usize],
+    done: &impl Fn(usize) -> bool,
+    began: Instant,
+    round: Duration,
+) -> Result<bool, String> {
+    let round_began = Instant::now();
+    while round_began.elapsed() < round {
+        match check_in_force(peers, members, done) {
+            Ok(()) => return Ok(true),
             Err(behind) if began.elapsed() > CHANGE_PATIENCE => {
-                return Err(stalled(members, behind, &done))
+                return Err(stalled(members, behind, done))
             }
             Err(_) => sleep(POLL),
         }
     }
+    Ok(false)
 }
 
 /// A member of `members` that does not use that configuration yet (or for
