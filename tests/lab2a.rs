@@ -164,15 +164,27 @@ fn one_vote_per_term() {
     let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
     cfg.begin("one vote per term: two candidates, one voter");
 
-    // Before anyone's first timeout: S0 and S1 reach only S2, and S2
-    // reaches no one. S0 and S1 stand in the same terms (each adds one per
-    // timeout, from 0), and only S2's vote can make either a leader, so
-    // a voter that grants two votes in a term makes two leaders of it.
+    // S0 and S1 reach only S2, which reaches no one; the network holds
+    // what they send S2. Once both stand in one term, S2 gets S0's vote
+    // request, then S1's. Only S2's vote can make either a leader, so a
+    // voter that grants two votes in a term makes two leaders of it. S0's
+    // heartbeats stay held: S2 has heard from no leader when S1 asks (a
+    // peer that just heard from a leader may ignore a candidate, which
+    // would hide the bug).
     cfg.disconnect_all();
-    cfg.link(0, 2);
-    cfg.link(1, 2);
-    cfg.check_one_leader_per_term(3 * ELECTION_TIMEOUT);
+    for candidate in [0, 1] {
+        cfg.link(candidate, 2);
+        cfg.hold_link(candidate, 2, true);
+    }
+    cfg.await_held_candidates(&[0, 1], 2);
+    cfg.deliver_held(0, 2);
+    cfg.deliver_held(1, 2);
+    cfg.check_one_leader_per_term(ELECTION_TIMEOUT);
 
+    for candidate in [0, 1] {
+        cfg.hold_link(candidate, 2, false);
+        cfg.deliver_held(candidate, 2);
+    }
     cfg.connect_all();
     cfg.check_one_leader();
     cfg.end();

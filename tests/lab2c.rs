@@ -499,22 +499,29 @@ fn vote_survives_crash() {
     cfg.disconnect_all();
     cfg.link(voter, second);
     cfg.link(first, voter);
+    cfg.link(second, voter);
+    cfg.hold_link(second, voter, true);
     let (_, new_term) = cfg.wait_leader_among(&[first]);
     assert!(
         new_term > term,
         "S{first} leads term {new_term}, not newer than {term}"
     );
 
-    // At once, before `second` misses the heartbeats it no longer gets, the
-    // voter crashes and restarts. Then `second` stands in that same newer
-    // term and can reach only the voter, which already voted in it: a voter
-    // that forgot its vote, or its term, makes two leaders of the term.
+    // The voter no longer leads, so `second` misses its heartbeats and
+    // stands in that same newer term; the network holds its request to the
+    // voter. The voter crashes and restarts, and at once, before it hears
+    // from any leader, the request arrives: a voter that forgot its vote,
+    // or its term, makes two leaders of the term.
+    cfg.await_held_candidates(&[second], voter);
+    let request = cfg.take_held(second, voter);
     cfg.crash1(voter);
     cfg.start1(voter);
-    cfg.link(first, voter);
     cfg.link(second, voter);
-    cfg.check_one_leader_per_term(3 * ELECTION_TIMEOUT);
+    cfg.deliver_taken(second, voter, request);
+    cfg.check_one_leader_per_term(ELECTION_TIMEOUT);
 
+    cfg.hold_link(second, voter, false);
+    cfg.deliver_held(second, voter);
     cfg.connect_all();
     cfg.one(random_int(), servers, true);
     cfg.end();

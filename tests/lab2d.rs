@@ -138,6 +138,42 @@ fn init_after_crash(desc: &str, net: Net) {
     cfg.end();
 }
 
+#[test]
+fn snapshot_crash_right_after() {
+    let servers = 3;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Snapshotting);
+    cfg.begin("every peer crashes right after its snapshot");
+
+    // Commit up to an index where every peer snapshots, and start nothing
+    // after it: what a peer saves with its snapshot is the last thing it
+    // saves before the crash, so that save alone must hold the trimmed log.
+    let mut index = cfg.one(random_int(), servers, true);
+    while !index.is_multiple_of(SNAPSHOT_INTERVAL) {
+        index = cfg.one(random_int(), servers, true);
+    }
+    let began = Instant::now();
+    while let Some(peer) = (0..servers).find(|&i| cfg.saved_snapshot_index(i) != Some(index)) {
+        if began.elapsed() > Duration::from_secs(5) {
+            panic!(
+                "S{peer} saved no snapshot through {index} within 5 s of the service's \
+                 Raft::snapshot({index}, ..){}",
+                likely_causes(&[rules::SNAPSHOT_SAVE])
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+
+    restart_all(&cfg);
+    let after = cfg.one(random_int(), servers, true);
+    assert!(
+        after > index,
+        "after a restart right after the snapshot through {index}, a new command went to \
+         index {after}{}",
+        likely_causes(&[rules::SNAPSHOT_SAVE, rules::SNAPSHOT_RESTORE])
+    );
+    cfg.end();
+}
+
 /// What happens to the peer that falls behind in a [`snap_common`] round.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Victim {

@@ -45,7 +45,7 @@ mod service;
 mod timer;
 
 pub use error::RpcError;
-pub use network::{ClientEnd, HeldOrder, Network, SEED_ENV};
+pub use network::{ClientEnd, HeldOrder, Network, TakenRequests, SEED_ENV};
 pub use pool::Pool;
 pub use remote::{OnReply, Transport};
 pub use service::{Server, Service};

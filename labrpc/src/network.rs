@@ -347,14 +347,36 @@ impl Network {
         }
         let count = held.len();
         for delivery in held {
-            let Some(id) = Inner::admit(&self.inner, &delivery) else {
-                continue;
-            };
-            let reply = delivery
-                .server
-                .server
-                .dispatch(&delivery.method, &delivery.request);
-            Inner::reply(&self.inner, id, delivery, reply);
+            Inner::handle_here(&self.inner, delivery);
+        }
+        count
+    }
+
+    /// Takes the requests held on `end` off it, unanswered. They are then
+    /// the caller's, not the end's: disabling the end, or crashing and
+    /// replacing its server, no longer fails them. Tests use it for a
+    /// request that was sent before its server restarted and arrives
+    /// after ([`deliver_taken`](Network::deliver_taken)).
+    pub fn take_held(&self, end: &str) -> TakenRequests {
+        TakenRequests(self.inner.state.lock().take_held(end))
+    }
+
+    /// Hands `taken` (from [`take_held`](Network::take_held) on `end`),
+    /// oldest first, to the server `end` reaches now, each handled before
+    /// the next, and returns how many there were. If `end` is disabled or
+    /// reaches no server, they fail as unreachable.
+    pub fn deliver_taken(&self, end: &str, mut taken: TakenRequests) -> usize {
+        let deliveries = std::mem::take(&mut taken.0);
+        let count = deliveries.len();
+        for mut delivery in deliveries {
+            let target = self.inner.state.lock().target(end);
+            match target {
+                Some(server) => {
+                    delivery.server = server;
+                    Inner::handle_here(&self.inner, delivery);
+                }
+                None => delivery.call.complete(Err(RpcError::Unreachable)),
+            }
         }
         count
     }
@@ -545,6 +567,31 @@ impl ClientEnd {
     }
 }
 
+/// Requests taken off an end, unanswered (see [`Network::take_held`]).
+/// Dropped undelivered, they fail as unreachable.
+pub struct TakenRequests(Vec<Delivery>);
+
+impl TakenRequests {
+    /// How many requests there are.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for TakenRequests {
+    fn drop(&mut self) {
+        fail_all(
+            self.0.drain(..).map(|delivery| delivery.call).collect(),
+            RpcError::Unreachable,
+        );
+    }
+}
+
 /// One call on its way through the network.
 struct Delivery {
     end: Arc<str>,
@@ -658,6 +705,19 @@ impl Inner {
                 .dispatch(&delivery.method, &delivery.request);
             Inner::reply(&net, id, delivery, reply);
         });
+    }
+
+    /// Runs the handler of `delivery` on this thread and sends its reply,
+    /// if its server is still the one its end reaches.
+    fn handle_here(this: &Arc<Inner>, delivery: Delivery) {
+        let Some(id) = Inner::admit(this, &delivery) else {
+            return;
+        };
+        let reply = delivery
+            .server
+            .server
+            .dispatch(&delivery.method, &delivery.request);
+        Inner::reply(this, id, delivery, reply);
     }
 
     /// Counts a request that reaches its server and records it as in flight,

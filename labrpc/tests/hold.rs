@@ -8,19 +8,14 @@ use std::time::Duration;
 
 use common::*;
 use crossbeam_channel::Receiver;
-use labrpc::{ClientEnd, HeldOrder, Network, RpcError, Service};
+use labrpc::{ClientEnd, HeldOrder, Network, RpcError, Server, Service};
 
 /// A network whose server records the values `Log.Push` receives, in
 /// order, with an enabled end to it.
 fn log_network() -> (Network, ClientEnd, Arc<Mutex<Vec<u64>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&seen);
-    let service = Service::new("Log").handle("Push", move |x: u64| {
-        let mut log = log.lock().unwrap();
-        log.push(x);
-        log.len()
-    });
-    let net = network_with(7, vec![service]);
+    let net = Network::with_seed(7);
+    net.add_server(SERVER, log_server(&seen));
     let end = end_to_server(&net, "client");
     (net, end, seen)
 }
@@ -93,6 +88,72 @@ fn disabling_a_held_end_fails_what_it_holds() {
         Err(RpcError::Unreachable)
     );
     assert_eq!(net.deliver_held("client", HeldOrder::AsSent), 0);
+    assert!(seen.lock().unwrap().is_empty());
+    net.cleanup();
+}
+
+/// A server of the `Log` service that records what it receives in `seen`.
+fn log_server(seen: &Arc<Mutex<Vec<u64>>>) -> Server {
+    let log = Arc::clone(seen);
+    let mut server = Server::new();
+    server.add_service(Service::new("Log").handle("Push", move |x: u64| {
+        let mut log = log.lock().unwrap();
+        log.push(x);
+        log.len()
+    }));
+    server
+}
+
+#[test]
+fn taken_requests_reach_the_server_that_replaced_theirs() {
+    let (net, end, old_seen) = log_network();
+    net.hold("client", true);
+    let replies: Vec<_> = (1..=2).map(|x| push(&end, x)).collect();
+    let taken = net.take_held("client");
+    assert_eq!(taken.len(), 2);
+    assert_eq!(net.held_count("client"), 0);
+
+    // The server crashes (its end is cut, then it is replaced) while the
+    // requests are taken: they are not failed.
+    net.enable("client", false);
+    let new_seen = Arc::new(Mutex::new(Vec::new()));
+    net.add_server(SERVER, log_server(&new_seen));
+    net.enable("client", true);
+    assert!(
+        replies[0].recv_timeout(Duration::from_millis(100)).is_err(),
+        "a taken request was answered before it was delivered"
+    );
+
+    assert_eq!(net.deliver_taken("client", taken), 2);
+    let lengths: Vec<usize> = replies
+        .iter()
+        .map(|r| r.recv_timeout(PATIENCE).unwrap().unwrap())
+        .collect();
+    assert_eq!(lengths, [1, 2]);
+    assert_eq!(*new_seen.lock().unwrap(), [1, 2]);
+    assert!(old_seen.lock().unwrap().is_empty());
+    net.cleanup();
+}
+
+#[test]
+fn taken_requests_fail_when_dropped_or_their_end_is_cut() {
+    let (net, end, seen) = log_network();
+    net.hold("client", true);
+    let dropped = push(&end, 1);
+    drop(net.take_held("client"));
+    assert_eq!(
+        dropped.recv_timeout(PATIENCE).unwrap(),
+        Err(RpcError::Unreachable)
+    );
+
+    let cut = push(&end, 2);
+    let taken = net.take_held("client");
+    net.enable("client", false);
+    assert_eq!(net.deliver_taken("client", taken), 1);
+    assert_eq!(
+        cut.recv_timeout(PATIENCE).unwrap(),
+        Err(RpcError::Unreachable)
+    );
     assert!(seen.lock().unwrap().is_empty());
     net.cleanup();
 }

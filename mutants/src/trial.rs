@@ -232,12 +232,20 @@ fn output_names(report_dir: &Path, run: &Run, rule: &str) -> bool {
 }
 
 /// Applies `patch` at `root` with `patch -p1`, leaving no backup or reject
-/// files; the error is patch's own first line. With `dry_run` nothing is
+/// files; the error is patch's own first line. No fuzz: a patch whose
+/// context has changed must be remade, not land on lines it was not
+/// written for. With `dry_run` nothing is
 /// written: it only checks that the patch still applies.
 fn apply_patch(patch: &Path, root: &Path, dry_run: bool) -> Result<(), String> {
     let output = Command::new("patch")
         .current_dir(root)
-        .args(["-p1", "--batch", "--forward", "--no-backup-if-mismatch"])
+        .args([
+            "-p1",
+            "--batch",
+            "--forward",
+            "--fuzz=0",
+            "--no-backup-if-mismatch",
+        ])
         .args(dry_run.then_some("--dry-run"))
         .args(["--reject-file", "-", "--input"])
         .arg(patch)

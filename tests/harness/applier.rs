@@ -51,6 +51,14 @@ struct SnapshotData {
     log: Vec<Cmd>,
 }
 
+/// The index a snapshot that the harness's applier made runs
+/// through, or `None` for bytes that are no such snapshot.
+pub(crate) fn snapshot_index(data: &[u8]) -> Option<u64> {
+    postcard::from_bytes::<SnapshotData>(data)
+        .ok()
+        .map(|snapshot| snapshot.last_included)
+}
+
 /// What every peer has applied: the state the appliers check against and
 /// the checks (`n_committed`, `one`, `wait`) read.
 pub(crate) struct AppliedLogs {

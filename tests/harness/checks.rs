@@ -39,6 +39,9 @@ const LEADER_SAMPLE: Duration = Duration::from_millis(10);
 /// appear within about 5 s.
 const LEADER_ROUNDS: usize = 10;
 
+/// The mean length of one of those rounds.
+const ROUND: Duration = Duration::from_millis(500);
+
 /// [`Config::one`] gives up after this long in all ...
 const ONE_TOTAL: Duration = Duration::from_secs(10);
 /// ... and waits this long for each accepted `start` to be applied.
@@ -118,12 +121,42 @@ impl Config {
         leaders
     }
 
+    /// Waits up to about 5 s until each of `candidates` stands for election
+    /// (not leading) in one and the same term, with a request to `voter`
+    /// held at the network (see [`hold_link`](Config::hold_link)); returns
+    /// that term. A test holding vote requests uses it to hand the voter
+    /// competing requests of one term. If the candidates' terms never meet,
+    /// it returns the first one's term when time is up: a correct Raft
+    /// passes whatever is then delivered, and the test checks less.
+    #[track_caller]
+    pub fn await_held_candidates(&self, candidates: &[usize], voter: usize) -> u64 {
+        let began = Instant::now();
+        loop {
+            self.check();
+            let states: Vec<_> = candidates.iter().map(|&c| self.state(c)).collect();
+            let first_term = states.first().copied().flatten().map(|(term, _)| term);
+            let all_held = candidates.iter().all(|&c| self.held_count(c, voter) > 0);
+            let one_term = states.iter().all(|&state| {
+                state.is_some_and(|(term, leads)| !leads && Some(term) == first_term)
+            });
+            match first_term {
+                Some(term) if all_held && one_term => return term,
+                Some(term) if began.elapsed() > LEADER_ROUNDS as u32 * ROUND => return term,
+                None if began.elapsed() > LEADER_ROUNDS as u32 * ROUND => fail(format!(
+                    "S{} is down: it cannot stand for election",
+                    candidates[0]
+                )),
+                _ => sleep(LEADER_SAMPLE),
+            }
+        }
+    }
+
     /// Waits up to about 5 s until one of `candidates` (running, connected
     /// or not) believes it leads, and returns it with its term.
     #[track_caller]
     pub fn wait_leader_among(&self, candidates: &[usize]) -> (usize, u64) {
         let began = Instant::now();
-        while began.elapsed() < LEADER_ROUNDS as u32 * Duration::from_millis(500) {
+        while began.elapsed() < LEADER_ROUNDS as u32 * ROUND {
             self.check();
             for &i in candidates {
                 if let Some((term, true)) = self.state(i) {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use labrpc::{HeldOrder, Network};
+use labrpc::{HeldOrder, Network, TakenRequests};
 use parking_lot::Mutex;
 use runlog::Kind;
 
@@ -291,6 +291,43 @@ impl Config {
         self.deliver_held_in(from, to, HeldOrder::NewestFirst)
     }
 
+    /// Takes the requests held from peer `from` to peer `to` off the
+    /// network, unanswered, so that a crash and restart of `to` does not
+    /// fail them: [`deliver_taken`](Config::deliver_taken) hands them to
+    /// the peer's new instance, like messages that were still on the wire.
+    pub fn take_held(&self, from: usize, to: usize) -> TakenRequests {
+        let taken = self.net.take_held(&self.link_name(from, to));
+        runrecord::network_change(
+            Some(from),
+            &format!(
+                "{} held requests to S{to} taken off the network",
+                taken.len()
+            ),
+        );
+        taken
+    }
+
+    /// Delivers requests [taken](Config::take_held) from peer `from` to
+    /// peer `to`, oldest first, to whatever instance of `to` runs now, each
+    /// handled before the next; they fail if the link is down. Returns how
+    /// many there were.
+    pub fn deliver_taken(&self, from: usize, to: usize, taken: TakenRequests) -> usize {
+        let delivered = self.net.deliver_taken(&self.link_name(from, to), taken);
+        runrecord::network_change(
+            Some(from),
+            &format!("{delivered} taken requests to S{to} delivered"),
+        );
+        delivered
+    }
+
+    /// The name of the current end from peer `from` to peer `to`, which
+    /// must both be peers of the cluster.
+    #[track_caller]
+    fn link_name(&self, from: usize, to: usize) -> String {
+        self.end_name(from, to)
+            .unwrap_or_else(|| fail(format!("no link from S{from} to S{to}: not peers")))
+    }
+
     fn deliver_held_in(&self, from: usize, to: usize, order: HeldOrder) -> usize {
         let delivered = self
             .end_name(from, to)
@@ -555,6 +592,12 @@ impl Config {
     /// The size of the snapshot peer `i` last saved, in bytes.
     pub fn snapshot_size(&self, i: usize) -> usize {
         self.peers.lock()[i].disk.lock().snapshot.len()
+    }
+
+    /// The index through which the snapshot peer `i` last saved runs, if
+    /// it saved one (with [`Applier::Snapshotting`]).
+    pub fn saved_snapshot_index(&self, i: usize) -> Option<u64> {
+        crate::applier::snapshot_index(&self.peers.lock()[i].disk.lock().snapshot)
     }
 
     /// The largest persisted Raft state of any peer, in bytes.
