@@ -22,11 +22,12 @@ const POLL: Duration = Duration::from_millis(50);
 const ASK_AGAIN: Duration = Duration::from_secs(1);
 
 /// The rules whose violation keeps a change from finishing.
-pub(crate) const STALLED_CHANGE_CAUSES: [Rule; 4] = [
+pub(crate) const STALLED_CHANGE_CAUSES: [Rule; 5] = [
     rules::LEARNER_CATCH_UP,
     rules::CONFIG_PROGRESS,
     rules::JOINT_MAJORITY,
     rules::LATEST_CONFIG,
+    rules::SNAPSHOT_CONFIG,
 ];
 
 /// `members` as the stable configuration a peer reports.
