@@ -277,11 +277,9 @@ impl Shared {
                     // snapshot its whole state at every entry, and fall
                     // further behind.
                     let backlog = apply_rx.len();
-                    for msg in iter::once(first).chain(apply_rx.try_iter().take(backlog)) {
-                        if self.killed.load(Ordering::SeqCst) {
-                            return;
-                        }
-                        self.apply(msg);
+                    let batch = iter::once(first).chain(apply_rx.try_iter().take(backlog));
+                    if !self.apply_batch(batch) {
+                        return;
                     }
                     self.snapshot_if_log_is_full();
                 },
@@ -290,32 +288,37 @@ impl Shared {
         }
     }
 
-    fn apply(&self, msg: ApplyMsg) {
+    /// Applies `batch` under one turn of the lock and wakes the waiting
+    /// reads once for all of it; `false` if the server was killed.
+    fn apply_batch(&self, batch: impl Iterator<Item = ApplyMsg>) -> bool {
+        let mut state = self.state.lock();
+        let mut alive = true;
+        for msg in batch {
+            if self.killed.load(Ordering::SeqCst) {
+                alive = false;
+                break;
+            }
+            self.apply(&mut state, msg);
+        }
+        self.applied.notify_all();
+        alive
+    }
+
+    fn apply(&self, state: &mut Applied, msg: ApplyMsg) {
         match msg {
             ApplyMsg::Command {
                 index,
                 term,
                 command,
-            } => self.apply_command(index, term, &command),
-            ApplyMsg::Snapshot { index, term, data } => self.install_snapshot(index, term, &data),
-            ApplyMsg::Membership { index, term, .. } => self.apply_membership(index, term),
+            } => self.apply_command(state, index, term, &command),
+            ApplyMsg::Snapshot { index, term, data } => {
+                self.install_snapshot(state, index, term, &data)
+            }
+            ApplyMsg::Membership { index, term, .. } => apply_membership(state, index, term),
         }
     }
 
-    /// A configuration entry changes nothing in the store, but takes its
-    /// index: waiters for that index lost it.
-    fn apply_membership(&self, index: u64, term: u64) {
-        let mut state = self.state.lock();
-        if index <= state.last_applied {
-            return;
-        }
-        state.last_applied = index;
-        self.applied.notify_all();
-        state.pending.overtaken(index, term);
-    }
-
-    fn apply_command(&self, index: u64, term: u64, command: &[u8]) {
-        let mut state = self.state.lock();
+    fn apply_command(&self, state: &mut Applied, index: u64, term: u64, command: &[u8]) {
         if index <= state.last_applied {
             log::debug!(
                 "S{}: ignores command {index}, already applied through {}",
@@ -332,14 +335,12 @@ impl Shared {
         });
         let value = state.machine.apply(&request);
         state.last_applied = index;
-        self.applied.notify_all();
         state
             .pending
             .applied(index, term, request.client, request.seq, value);
     }
 
-    fn install_snapshot(&self, index: u64, term: u64, data: &[u8]) {
-        let mut state = self.state.lock();
+    fn install_snapshot(&self, state: &mut Applied, index: u64, term: u64, data: &[u8]) {
         if index <= state.last_applied {
             log::debug!(
                 "S{}: ignores snapshot through {index}, already applied through {}",
@@ -355,7 +356,6 @@ impl Shared {
             )
         });
         state.last_applied = index;
-        self.applied.notify_all();
         state.pending.overtaken(index, term);
         log::debug!(
             "S{}: installed snapshot through index {index} (T{term})",
@@ -383,6 +383,16 @@ impl Shared {
         );
         self.raft.snapshot(index, data);
     }
+}
+
+/// A configuration entry changes nothing in the store, but takes its
+/// index: waiters for that index lost it.
+fn apply_membership(state: &mut Applied, index: u64, term: u64) {
+    if index <= state.last_applied {
+        return;
+    }
+    state.last_applied = index;
+    state.pending.overtaken(index, term);
 }
 // @stub
 // @end
