@@ -31,6 +31,14 @@ fn push(end: &ClientEnd, x: u64) -> Receiver<Result<usize, RpcError>> {
 
 const PATIENCE: Duration = Duration::from_secs(5);
 
+/// The log length each of `replies` answers, waiting for each in turn.
+fn answers(replies: &[Receiver<Result<usize, RpcError>>]) -> Vec<usize> {
+    replies
+        .iter()
+        .map(|r| r.recv_timeout(PATIENCE).unwrap().unwrap())
+        .collect()
+}
+
 #[test]
 fn held_requests_wait_and_can_be_delivered_newest_first() {
     let (net, end, seen) = log_network();
@@ -50,10 +58,7 @@ fn held_requests_wait_and_can_be_delivered_newest_first() {
 
     assert_eq!(net.deliver_held("client", HeldOrder::NewestFirst), 3);
     assert_eq!(*seen.lock().unwrap(), [3, 2, 1]);
-    let lengths: Vec<usize> = replies
-        .iter()
-        .map(|r| r.recv_timeout(PATIENCE).unwrap().unwrap())
-        .collect();
+    let lengths = answers(&replies);
     assert_eq!(lengths, [3, 2, 1], "each reply answers its own request");
     assert_eq!(net.rpc_count(SERVER), 3);
     net.cleanup();
@@ -125,10 +130,7 @@ fn taken_requests_reach_the_server_that_replaced_theirs() {
     );
 
     assert_eq!(net.deliver_taken("client", taken), 2);
-    let lengths: Vec<usize> = replies
-        .iter()
-        .map(|r| r.recv_timeout(PATIENCE).unwrap().unwrap())
-        .collect();
+    let lengths = answers(&replies);
     assert_eq!(lengths, [1, 2]);
     assert_eq!(*new_seen.lock().unwrap(), [1, 2]);
     assert!(old_seen.lock().unwrap().is_empty());
