@@ -603,6 +603,56 @@ struct Delivery {
     hold_reply: Option<Duration>,
 }
 
+impl State {
+    /// A request arrives at the far side of the network: it is held if its
+    /// end is held, else admitted if its server is still the one its end
+    /// reaches (counted, and recorded as in flight under a new call id),
+    /// else failed.
+    fn arrive(&mut self, next_call_id: &AtomicU64, delivery: Delivery) -> Arrival {
+        if let Some(end) = self.ends.get_mut(&*delivery.end).filter(|e| e.holding) {
+            end.held.push(delivery);
+            return Arrival::Held;
+        }
+        match self.admit(next_call_id, delivery) {
+            Ok((id, delivery)) => Arrival::Admitted(id, delivery),
+            Err((call, error)) => Arrival::Failed(call, error),
+        }
+    }
+
+    /// Admits `delivery` (see [`State::arrive`]) whether or not its end is
+    /// held: its call id, or the call to fail and why.
+    fn admit(
+        &mut self,
+        next_call_id: &AtomicU64,
+        delivery: Delivery,
+    ) -> Result<(u64, Delivery), (Arc<PendingCall>, RpcError)> {
+        if let Err(e) = self.check_alive(&delivery.end, &delivery.server) {
+            return Err((delivery.call, e));
+        }
+        let id = next_call_id.fetch_add(1, Ordering::Relaxed);
+        delivery.server.count.fetch_add(1, Ordering::Relaxed);
+        self.in_flight.insert(
+            id,
+            InFlight {
+                end: Arc::clone(&delivery.end),
+                server: Arc::clone(&delivery.server),
+                call: Arc::clone(&delivery.call),
+            },
+        );
+        Ok((id, delivery))
+    }
+}
+
+/// What became of a request that reached the far side of the network.
+enum Arrival {
+    /// Its end holds it.
+    Held,
+    /// Its handler may run: the call is in flight under this id.
+    Admitted(u64, Delivery),
+    /// Its server is gone or its end cut: it fails so.
+    Failed(Arc<PendingCall>, RpcError),
+}
+
 impl Inner {
     fn send(
         this: &Arc<Inner>,
@@ -615,18 +665,15 @@ impl Inner {
         this.total_bytes
             .fetch_add(request.len() as u64, Ordering::Relaxed);
         let call = PendingCall::new(on_done);
-        let (target, route) = {
-            let mut state = this.state.lock();
-            if state.shut_down {
-                drop(state);
-                return call.complete(Err(RpcError::Shutdown));
-            }
-            state.note_size(&method, request.len());
-            let target = state.target(&end);
-            let knobs = state.knobs;
-            let route = faults::plan(&mut state.rng, knobs, target.is_some());
-            (target, route)
-        };
+        let mut state = this.state.lock();
+        if state.shut_down {
+            drop(state);
+            return call.complete(Err(RpcError::Shutdown));
+        }
+        state.note_size(&method, request.len());
+        let target = state.target(&end);
+        let knobs = state.knobs;
+        let route = faults::plan(&mut state.rng, knobs, target.is_some());
         match (target, route) {
             (
                 Some(server),
@@ -638,6 +685,7 @@ impl Inner {
                 },
             ) => {
                 if lose_request {
+                    drop(state);
                     return this.fail_after(delay, call);
                 }
                 let delivery = Delivery {
@@ -650,14 +698,19 @@ impl Inner {
                     hold_reply,
                 };
                 if delay.is_zero() {
-                    Inner::dispatch(this, delivery);
+                    // It arrives now: one turn of the lock serves both.
+                    let arrival = state.arrive(&this.next_call_id, delivery);
+                    drop(state);
+                    Inner::run_handler(this, arrival);
                 } else {
+                    drop(state);
                     let net = Arc::clone(this);
                     this.timer
                         .schedule(delay, move || Inner::dispatch(&net, delivery));
                 }
             }
             (_, Route::Fail { after }) | (None, Route::Deliver { delay: after, .. }) => {
+                drop(state);
                 this.fail_after(after, call)
             }
         }
@@ -672,18 +725,20 @@ impl Inner {
         }
     }
 
-    /// Hands the request to the server's handler, if the server is still
-    /// the one the end reaches, or holds it if the end is held.
+    /// A delayed request arrives: it is held, or handed to its server's
+    /// handler if the server is still the one the end reaches.
     fn dispatch(this: &Arc<Inner>, delivery: Delivery) {
-        {
-            let mut state = this.state.lock();
-            if let Some(end) = state.ends.get_mut(&*delivery.end).filter(|e| e.holding) {
-                end.held.push(delivery);
-                return;
-            }
-        }
-        let Some(id) = Inner::admit(this, &delivery) else {
-            return;
+        let arrival = this.state.lock().arrive(&this.next_call_id, delivery);
+        Inner::run_handler(this, arrival);
+    }
+
+    /// Runs an admitted request's handler on the pool (or, for a server
+    /// that forwards, here), and sends its reply; fails a refused one.
+    fn run_handler(this: &Arc<Inner>, arrival: Arrival) {
+        let (id, delivery) = match arrival {
+            Arrival::Held => return,
+            Arrival::Failed(call, error) => return call.complete(Err(error)),
+            Arrival::Admitted(id, delivery) => (id, delivery),
         };
         let net = Arc::clone(this);
         let server = Arc::clone(&delivery.server);
@@ -710,8 +765,10 @@ impl Inner {
     /// Runs the handler of `delivery` on this thread and sends its reply,
     /// if its server is still the one its end reaches.
     fn handle_here(this: &Arc<Inner>, delivery: Delivery) {
-        let Some(id) = Inner::admit(this, &delivery) else {
-            return;
+        let admitted = this.state.lock().admit(&this.next_call_id, delivery);
+        let (id, delivery) = match admitted {
+            Ok(admitted) => admitted,
+            Err((call, error)) => return call.complete(Err(error)),
         };
         let reply = delivery
             .server
@@ -720,63 +777,49 @@ impl Inner {
         Inner::reply(this, id, delivery, reply);
     }
 
-    /// Counts a request that reaches its server and records it as in flight,
-    /// under a new call id; or, if the server is no longer the one the end
-    /// reaches, fails the call and returns `None`.
-    fn admit(this: &Arc<Inner>, delivery: &Delivery) -> Option<u64> {
-        let mut state = this.state.lock();
-        if let Err(e) = state.check_alive(&delivery.end, &delivery.server) {
-            drop(state);
-            delivery.call.complete(Err(e));
-            return None;
-        }
-        let id = this.next_call_id.fetch_add(1, Ordering::Relaxed);
-        delivery.server.count.fetch_add(1, Ordering::Relaxed);
-        state.in_flight.insert(
-            id,
-            InFlight {
-                end: Arc::clone(&delivery.end),
-                server: Arc::clone(&delivery.server),
-                call: Arc::clone(&delivery.call),
-            },
-        );
-        Some(id)
-    }
-
-    /// The handler has returned: lose, hold or deliver its reply.
+    /// The handler has returned: lose, hold or deliver its reply, deciding
+    /// under one turn of the lock.
     fn reply(this: &Arc<Inner>, id: u64, delivery: Delivery, reply: RawReply) {
-        if this.state.lock().in_flight.remove(&id).is_none() {
+        let mut state = this.state.lock();
+        if state.in_flight.remove(&id).is_none() {
             return; // A crash or a disabled end already failed this call.
         }
         if delivery.lose_reply {
+            drop(state);
             return delivery.call.complete(Err(RpcError::Unreachable));
         }
-        match delivery.hold_reply {
-            Some(hold) => {
-                let net = Arc::clone(this);
-                this.timer
-                    .schedule(hold, move || net.deliver(&delivery, reply));
-            }
-            None => this.deliver(&delivery, reply),
+        if let Some(hold) = delivery.hold_reply {
+            drop(state);
+            let net = Arc::clone(this);
+            return this.timer.schedule(hold, move || {
+                let result = net.state.lock().reply_outcome(&delivery, reply);
+                net.complete(&delivery, result);
+            });
         }
+        let result = state.reply_outcome(&delivery, reply);
+        drop(state);
+        this.complete(&delivery, result);
     }
 
-    fn deliver(&self, delivery: &Delivery, reply: RawReply) {
-        let outcome = {
-            let mut state = self.state.lock();
-            let outcome = state
-                .check_alive(&delivery.end, &delivery.server)
-                .and(reply);
-            if let Ok(bytes) = &outcome {
-                state.note_size(&delivery.method, bytes.len());
-            }
-            outcome
-        };
-        if let Ok(bytes) = &outcome {
+    /// Completes `delivery`'s call with `result`, counting a reply's bytes.
+    fn complete(&self, delivery: &Delivery, result: RawReply) {
+        if let Ok(bytes) = &result {
             self.total_bytes
                 .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         }
-        delivery.call.complete(outcome);
+        delivery.call.complete(result);
+    }
+}
+
+impl State {
+    /// What a reply that reaches the caller's side now delivers: the
+    /// handler's reply if the caller can still hear it from this server.
+    fn reply_outcome(&mut self, delivery: &Delivery, reply: RawReply) -> RawReply {
+        let outcome = self.check_alive(&delivery.end, &delivery.server).and(reply);
+        if let Ok(bytes) = &outcome {
+            self.note_size(&delivery.method, bytes.len());
+        }
+        outcome
     }
 }
 
