@@ -1,25 +1,31 @@
 // @solution-file 3A
-//! Requests a leader has started in Raft and whose RPC handlers wait for
-//! them to be applied, keyed by the log index `Raft::start` returned.
+//! Requests a leader has started in Raft and whose answers wait for them
+//! to be applied, keyed by the log index `Raft::start` returned.
 
 use std::collections::BTreeMap;
-
-use crossbeam_channel::{Receiver, Sender};
+use std::time::Instant;
 
 use crate::rpc::{KvError, Reply};
+use crate::server::COMMIT_TIMEOUT;
+
+/// Where a request's reply goes, once: the RPC's responder.
+pub(crate) type Answer = Box<dyn FnOnce(Reply) + Send>;
 
 struct Waiter {
     /// The term `Raft::start` returned: the term of the entry.
     term: u64,
     client: u64,
     seq: u64,
-    reply: Sender<Reply>,
+    started: Instant,
+    /// Taken when answered.
+    answer: Option<Answer>,
 }
 
 impl Waiter {
-    fn answer(&self, reply: Reply) {
-        // The handler may have given up already; then nobody listens.
-        let _ = self.reply.send(reply);
+    fn answer(&mut self, reply: Reply) {
+        if let Some(answer) = self.answer.take() {
+            answer(reply);
+        }
     }
 }
 
@@ -30,28 +36,26 @@ pub(crate) struct PendingOps {
 }
 
 impl PendingOps {
-    /// Registers the request `(client, seq)` started at `(index, term)`; the
-    /// receiver yields its reply once. An older waiter at the same index
-    /// (from an earlier term) has lost its entry and is told so.
-    pub fn register(&mut self, index: u64, term: u64, client: u64, seq: u64) -> Receiver<Reply> {
-        let (reply, receiver) = crossbeam_channel::bounded(1);
+    /// Registers the request `(client, seq)` started at `(index, term)` at
+    /// `now`; `answer` gets its reply once. An older waiter at the same
+    /// index (from an earlier term) has lost its entry and is told so.
+    pub fn register(
+        &mut self,
+        index: u64,
+        term: u64,
+        (client, seq): (u64, u64),
+        now: Instant,
+        answer: Answer,
+    ) {
         let waiter = Waiter {
             term,
             client,
             seq,
-            reply,
+            started: now,
+            answer: Some(answer),
         };
-        if let Some(replaced) = self.by_index.insert(index, waiter) {
+        if let Some(mut replaced) = self.by_index.insert(index, waiter) {
             replaced.answer(Err(KvError::WrongLeader));
-        }
-        receiver
-    }
-
-    /// Removes the waiter at `(index, term)`, if still there: its handler
-    /// stopped waiting.
-    pub fn withdraw(&mut self, index: u64, term: u64) {
-        if self.by_index.get(&index).is_some_and(|w| w.term == term) {
-            self.by_index.remove(&index);
         }
     }
 
@@ -59,7 +63,7 @@ impl PendingOps {
     /// giving `value`. Its waiter gets the value; a waiter whose entry was
     /// replaced by it hears at once that it lost.
     pub fn applied(&mut self, index: u64, term: u64, client: u64, seq: u64, value: String) {
-        if let Some(waiter) = self.by_index.remove(&index) {
+        if let Some(mut waiter) = self.by_index.remove(&index) {
             if waiter.client == client && waiter.seq == seq {
                 waiter.answer(Ok(value));
             } else {
@@ -78,11 +82,26 @@ impl PendingOps {
         self.fail_doomed(index, term);
     }
 
+    /// Gives up on what cannot commit where it was started, now that Raft
+    /// is in `term` and does or does not lead (answered "wrong leader", so
+    /// the clerk tries another server), and on what waited
+    /// [`COMMIT_TIMEOUT`] already (answered "timeout": a leader cut off
+    /// from the majority commits nothing).
+    pub fn expire(&mut self, term: u64, is_leader: bool, now: Instant) {
+        self.fail_where(|_, waiter| {
+            if waiter.term != term || !is_leader {
+                Some(KvError::WrongLeader)
+            } else if now.duration_since(waiter.started) >= COMMIT_TIMEOUT {
+                Some(KvError::Timeout)
+            } else {
+                None
+            }
+        });
+    }
+
     /// Tells every waiter that it will get no answer here (the server stops).
     pub fn fail_all(&mut self) {
-        for (_, waiter) in std::mem::take(&mut self.by_index) {
-            waiter.answer(Err(KvError::WrongLeader));
-        }
+        self.fail_where(|_, _| Some(KvError::WrongLeader));
     }
 
     /// Entry `(index, term)` is committed. Waiters at or below `index` were
@@ -91,13 +110,21 @@ impl PendingOps {
     /// holds it cannot hold their entry (log terms never decrease), so their
     /// entry can never commit.
     fn fail_doomed(&mut self, index: u64, term: u64) {
-        self.by_index.retain(|&at, waiter| {
-            let doomed = at <= index || waiter.term < term;
-            if doomed {
-                waiter.answer(Err(KvError::WrongLeader));
-            }
-            !doomed
+        self.fail_where(|at, waiter| {
+            (at <= index || waiter.term < term).then_some(KvError::WrongLeader)
         });
+    }
+
+    /// Answers and removes every waiter for which `failure` names an error.
+    fn fail_where(&mut self, failure: impl Fn(u64, &Waiter) -> Option<KvError>) {
+        self.by_index
+            .retain(|&at, waiter| match failure(at, waiter) {
+                Some(error) => {
+                    waiter.answer(Err(error));
+                    false
+                }
+                None => true,
+            });
     }
 
     #[cfg(test)]
@@ -108,12 +135,31 @@ impl PendingOps {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use crossbeam_channel::Receiver;
+
     use super::*;
+
+    /// Registers `(client, seq)` at `(index, term)`, started now; the
+    /// receiver gets its reply.
+    fn wait(
+        pending: &mut PendingOps,
+        index: u64,
+        term: u64,
+        client: u64,
+        seq: u64,
+    ) -> Receiver<Reply> {
+        let (reply, receiver) = crossbeam_channel::bounded(1);
+        let answer = Box::new(move |r| reply.send(r).unwrap());
+        pending.register(index, term, (client, seq), Instant::now(), answer);
+        receiver
+    }
 
     #[test]
     fn the_applied_request_gets_its_value() {
         let mut pending = PendingOps::default();
-        let reply = pending.register(5, 2, 7, 1);
+        let reply = wait(&mut pending, 5, 2, 7, 1);
         pending.applied(5, 2, 7, 1, "v".into());
         assert_eq!(reply.try_recv().unwrap(), Ok("v".to_string()));
         assert_eq!(pending.len(), 0);
@@ -122,7 +168,7 @@ mod tests {
     #[test]
     fn another_command_at_the_index_means_wrong_leader() {
         let mut pending = PendingOps::default();
-        let reply = pending.register(5, 2, 7, 1);
+        let reply = wait(&mut pending, 5, 2, 7, 1);
         pending.applied(5, 3, 8, 1, String::new());
         assert_eq!(reply.try_recv().unwrap(), Err(KvError::WrongLeader));
     }
@@ -130,8 +176,8 @@ mod tests {
     #[test]
     fn a_newer_term_committed_before_the_index_dooms_the_waiter() {
         let mut pending = PendingOps::default();
-        let doomed = pending.register(9, 2, 7, 1);
-        let alive = pending.register(10, 3, 8, 1);
+        let doomed = wait(&mut pending, 9, 2, 7, 1);
+        let alive = wait(&mut pending, 10, 3, 8, 1);
         pending.applied(4, 3, 1, 1, String::new());
         assert_eq!(doomed.try_recv().unwrap(), Err(KvError::WrongLeader));
         assert!(
@@ -144,8 +190,8 @@ mod tests {
     #[test]
     fn a_snapshot_fails_the_waiters_it_covers() {
         let mut pending = PendingOps::default();
-        let covered = pending.register(3, 2, 7, 1);
-        let later = pending.register(6, 2, 8, 1);
+        let covered = wait(&mut pending, 3, 2, 7, 1);
+        let later = wait(&mut pending, 6, 2, 8, 1);
         pending.overtaken(4, 2);
         assert_eq!(covered.try_recv().unwrap(), Err(KvError::WrongLeader));
         assert!(later.try_recv().is_err());
@@ -154,29 +200,45 @@ mod tests {
     #[test]
     fn a_new_waiter_at_a_reused_index_replaces_the_old_one() {
         let mut pending = PendingOps::default();
-        let old = pending.register(5, 2, 7, 1);
-        let new = pending.register(5, 4, 8, 1);
+        let old = wait(&mut pending, 5, 2, 7, 1);
+        let new = wait(&mut pending, 5, 4, 8, 1);
         assert_eq!(old.try_recv().unwrap(), Err(KvError::WrongLeader));
         pending.applied(5, 4, 8, 1, "x".into());
         assert_eq!(new.try_recv().unwrap(), Ok("x".to_string()));
     }
 
     #[test]
-    fn withdraw_leaves_a_newer_waiter_alone() {
+    fn a_lost_term_or_leadership_fails_waiters_as_wrong_leader() {
         let mut pending = PendingOps::default();
-        let _old = pending.register(5, 2, 7, 1);
-        let _new = pending.register(5, 4, 8, 1);
-        pending.withdraw(5, 2);
-        assert_eq!(pending.len(), 1);
-        pending.withdraw(5, 4);
+        let old_term = wait(&mut pending, 5, 2, 7, 1);
+        let current = wait(&mut pending, 6, 4, 8, 1);
+        pending.expire(4, true, Instant::now());
+        assert_eq!(old_term.try_recv().unwrap(), Err(KvError::WrongLeader));
+        assert!(current.try_recv().is_err());
+        pending.expire(4, false, Instant::now());
+        assert_eq!(current.try_recv().unwrap(), Err(KvError::WrongLeader));
         assert_eq!(pending.len(), 0);
+    }
+
+    #[test]
+    fn a_waiter_past_the_commit_timeout_times_out() {
+        let mut pending = PendingOps::default();
+        let reply = wait(&mut pending, 5, 2, 7, 1);
+        pending.expire(2, true, Instant::now());
+        assert!(reply.try_recv().is_err(), "it has only just started");
+        pending.expire(
+            2,
+            true,
+            Instant::now() + COMMIT_TIMEOUT + Duration::from_millis(1),
+        );
+        assert_eq!(reply.try_recv().unwrap(), Err(KvError::Timeout));
     }
 
     #[test]
     fn fail_all_answers_everyone() {
         let mut pending = PendingOps::default();
-        let a = pending.register(1, 1, 7, 1);
-        let b = pending.register(2, 1, 8, 1);
+        let a = wait(&mut pending, 1, 1, 7, 1);
+        let b = wait(&mut pending, 2, 1, 8, 1);
         pending.fail_all();
         assert_eq!(a.try_recv().unwrap(), Err(KvError::WrongLeader));
         assert_eq!(b.try_recv().unwrap(), Err(KvError::WrongLeader));

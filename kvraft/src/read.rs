@@ -1,14 +1,19 @@
 // @solution-file 3C
-//! Gets that write nothing to the log: the leader asks Raft for a read
-//! index (leadership confirmed by a majority after the Get arrived), waits
-//! until its state machine has applied that index, and answers from it.
+//! Gets that write nothing to the log. The handler queues a Get and
+//! returns; the reader thread asks Raft for one read index (leadership
+//! confirmed by a majority after the Gets arrived) for every Get queued
+//! meanwhile, and the Gets are answered from the state machine once it has
+//! applied that index: at once by the reader, or later by the applier.
 
+use std::collections::VecDeque;
 use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::rpc::{KvError, Op, Reply, Request};
+use crate::pending::Answer;
+use crate::rpc::{KvError, Op, Request};
 use crate::server::{Shared, COMMIT_TIMEOUT};
+use crate::state_machine::StateMachine;
 use crate::GETS_THROUGH_LOG_VAR;
 
 /// Whether Gets are answered by ReadIndex: unless the benchmark's switch,
@@ -18,27 +23,110 @@ pub(crate) fn gets_skip_log() -> bool {
     *SKIP.get_or_init(|| std::env::var_os(GETS_THROUGH_LOG_VAR).is_none_or(|value| value != "1"))
 }
 
-impl Shared {
-    /// A Get of `key`, answered without a log entry.
-    pub(crate) fn read(&self, key: &str) -> Reply {
-        if self.killed.load(Ordering::SeqCst) {
-            return Err(KvError::WrongLeader);
-        }
-        self.propose_entry_of_term()?;
-        let Some(index) = self.raft.read_index() else {
-            return Err(KvError::WrongLeader);
-        };
-        let deadline = Instant::now() + COMMIT_TIMEOUT;
-        let mut state = self.state.lock();
-        while state.last_applied < index {
-            if self.killed.load(Ordering::SeqCst)
-                || self.applied.wait_until(&mut state, deadline).timed_out()
-            {
-                return Err(KvError::Timeout);
+/// A Get waiting for its answer.
+pub(crate) struct PendingRead {
+    key: String,
+    answer: Answer,
+}
+
+/// A server's Gets that skip the log, from arrival to answer.
+#[derive(Default)]
+pub(crate) struct Reads {
+    /// Waiting for the next read index.
+    queued: Vec<PendingRead>,
+    /// Confirmed at a read index the state machine had not yet applied,
+    /// with when that was; oldest first.
+    confirmed: VecDeque<(u64, Instant, Vec<PendingRead>)>,
+}
+
+impl Reads {
+    /// Answers from `machine`, which has applied through `last_applied`,
+    /// every confirmed Get whose read index that covers.
+    pub(crate) fn answer_applied(&mut self, machine: &StateMachine, last_applied: u64) {
+        while let Some((index, _, _)) = self.confirmed.front() {
+            if *index > last_applied {
+                break;
+            }
+            let (index, _, reads) = self.confirmed.pop_front().expect("peeked");
+            for read in reads {
+                log::trace!("reads {:?} at index {index}", read.key);
+                (read.answer)(Ok(machine.get(&read.key)));
             }
         }
-        log::trace!("S{}: reads {key:?} at index {index}", self.me);
-        Ok(state.machine.get(key))
+    }
+
+    /// Times out the Gets whose read index was confirmed
+    /// [`COMMIT_TIMEOUT`] ago and is still not applied.
+    pub(crate) fn expire(&mut self, now: Instant) {
+        while let Some((_, confirmed, _)) = self.confirmed.front() {
+            if now.duration_since(*confirmed) < COMMIT_TIMEOUT {
+                break;
+            }
+            let (_, _, reads) = self.confirmed.pop_front().expect("peeked");
+            fail(reads, KvError::Timeout);
+        }
+    }
+
+    /// Tells every Get that it will get no answer here (the server stops).
+    pub(crate) fn fail_all(&mut self) {
+        fail(std::mem::take(&mut self.queued), KvError::WrongLeader);
+        for (_, _, reads) in std::mem::take(&mut self.confirmed) {
+            fail(reads, KvError::WrongLeader);
+        }
+    }
+}
+
+fn fail(reads: Vec<PendingRead>, error: KvError) {
+    for read in reads {
+        (read.answer)(Err(error));
+    }
+}
+
+impl Shared {
+    /// A Get of `key`, to be answered without a log entry.
+    pub(crate) fn read(&self, key: String, answer: Answer) {
+        if let Err(error) = self.propose_entry_of_term() {
+            return answer(Err(error));
+        }
+        let mut state = self.state.lock();
+        if self.killed.load(Ordering::SeqCst) {
+            drop(state);
+            return answer(Err(KvError::WrongLeader));
+        }
+        state.reads.queued.push(PendingRead { key, answer });
+        self.reads_queued.notify_one();
+    }
+
+    /// The reader thread: one read index for each batch of queued Gets.
+    pub(crate) fn run_reader(&self) {
+        loop {
+            let batch = {
+                let mut state = self.state.lock();
+                while state.reads.queued.is_empty() {
+                    if self.killed.load(Ordering::SeqCst) {
+                        return;
+                    }
+                    self.reads_queued.wait(&mut state);
+                }
+                std::mem::take(&mut state.reads.queued)
+            };
+            // Every Get of the batch arrived before this call began.
+            let index = self.raft.read_index();
+            let mut state = self.state.lock();
+            let Some(index) = index else {
+                drop(state);
+                fail(batch, KvError::WrongLeader);
+                continue;
+            };
+            let state = &mut *state;
+            state
+                .reads
+                .confirmed
+                .push_back((index, Instant::now(), batch));
+            state
+                .reads
+                .answer_applied(&state.machine, state.last_applied);
+        }
     }
 
     /// Starts a no-op once per term in which this server leads and serves
@@ -48,6 +136,9 @@ impl Shared {
     /// The service writes it, not Raft on election, so that Raft's log
     /// holds only what the service started (2B's tests count indices).
     fn propose_entry_of_term(&self) -> Result<(), KvError> {
+        if self.killed.load(Ordering::SeqCst) {
+            return Err(KvError::WrongLeader);
+        }
         let (term, is_leader) = self.raft.get_state();
         if !is_leader {
             return Err(KvError::WrongLeader);

@@ -8,19 +8,21 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, RecvTimeoutError, Sender};
-use labrpc::{ClientEnd, Service};
+use crossbeam_channel::{select, Receiver, Sender};
+use labrpc::{ClientEnd, Responder, Service};
 use parking_lot::{Condvar, Mutex};
 use raft::{ApplyMsg, Persister, Raft};
 
-use crate::pending::PendingOps;
+use crate::pending::{Answer, PendingOps};
+use crate::read::Reads;
 use crate::rpc::{KvError, Op, Reply, Request, METHOD, SERVICE};
 use crate::snapshot;
 use crate::state_machine::StateMachine;
 
-/// How often a waiting request asks Raft whether this server still leads
-/// in the same term. Commits and entries of newer terms answer it at once;
-/// this only catches a term change that nothing was applied for yet.
+/// How often the applier asks Raft whether this server still leads in the
+/// term its waiting requests were started in. Commits and entries of newer
+/// terms answer them at once; this only catches a term change that nothing
+/// was applied for yet, and requests that waited too long.
 const LEADERSHIP_CHECK: Duration = Duration::from_millis(20);
 
 /// How long a leader waits for a request to commit before answering
@@ -50,7 +52,8 @@ pub(crate) const COMMIT_TIMEOUT: Duration = Duration::from_millis(500);
 pub struct KvServer {
     // @solution 3A
     shared: Arc<Shared>,
-    applier: Mutex<Option<JoinHandle<()>>>,
+    /// The applier and the reader, joined by `kill`.
+    threads: Mutex<Vec<JoinHandle<()>>>,
     // @stub
     //> // Your code here (3A): the state machine, the requests waiting for
     //> // their entry to be applied, the duplicate table...
@@ -68,8 +71,8 @@ pub(crate) struct Shared {
     /// Dropped by `kill` to stop the apply thread.
     stop: Mutex<Option<Sender<()>>>,
     pub(crate) state: Mutex<Applied>,
-    /// Signalled whenever `state.last_applied` grows, and on kill.
-    pub(crate) applied: Condvar,
+    /// Signalled when a Get is queued for the reader, and on kill.
+    pub(crate) reads_queued: Condvar,
 }
 
 /// What the apply thread maintains, under one lock with the waiters so that
@@ -79,6 +82,8 @@ pub(crate) struct Applied {
     pub(crate) machine: StateMachine,
     pub(crate) last_applied: u64,
     pending: PendingOps,
+    /// Gets that skip the log (3C).
+    pub(crate) reads: Reads,
     /// The latest term in which this server started a no-op for reads.
     pub(crate) noop_term: u64,
 }
@@ -139,7 +144,7 @@ impl KvServer {
             killed: AtomicBool::new(false),
             stop: Mutex::new(Some(stop_tx)),
             state: Mutex::new(Applied::default()),
-            applied: Condvar::new(),
+            reads_queued: Condvar::new(),
         });
         let applier = {
             let shared = Arc::clone(&shared);
@@ -148,9 +153,16 @@ impl KvServer {
                 .spawn(move || shared.run_applier(&apply_rx, &stop_rx))
                 .expect("cannot start a KV apply thread")
         };
+        let reader = {
+            let shared = Arc::clone(&shared);
+            thread::Builder::new()
+                .name(format!("kv-S{me}-read"))
+                .spawn(move || shared.run_reader())
+                .expect("cannot start a KV read thread")
+        };
         KvServer {
             shared,
-            applier: Mutex::new(Some(applier)),
+            threads: Mutex::new(vec![applier, reader]),
         }
         // @stub
         //> // Your code here (2E): as `new`, with `Raft::with_members`.
@@ -164,8 +176,12 @@ impl KvServer {
     pub fn services(&self) -> Vec<Service> {
         // @solution 3A
         let shared = Arc::clone(&self.shared);
-        let kv =
-            Service::new(SERVICE).handle(METHOD, move |request: Request| shared.execute(request));
+        let kv = Service::new(SERVICE).handle_deferred(
+            METHOD,
+            move |request: Request, responder: Responder<Reply>| {
+                shared.execute(request, Box::new(move |reply| responder.send(reply)))
+            },
+        );
         vec![kv, self.shared.raft.service()]
         // @stub
         //> // Your code here (3A): add the "KV" service with the handler your
@@ -188,17 +204,24 @@ impl KvServer {
     /// every waiting request "wrong leader". Calling it again does nothing.
     pub fn kill(&self) {
         // @solution 3A
-        self.shared.killed.store(true, Ordering::SeqCst);
-        self.shared.raft.kill();
-        drop(self.shared.stop.lock().take());
-        if let Some(applier) = self.applier.lock().take() {
-            if applier.join().is_err() {
-                log::error!("S{}: the KV apply thread had panicked", self.shared.me);
+        let shared = &self.shared;
+        shared.killed.store(true, Ordering::SeqCst);
+        shared.raft.kill();
+        drop(shared.stop.lock().take());
+        {
+            // Under the lock, so the reader cannot miss the wakeup.
+            let _state = shared.state.lock();
+            shared.reads_queued.notify_all();
+        }
+        for thread in self.threads.lock().drain(..) {
+            if thread.join().is_err() {
+                log::error!("S{}: a KV server thread had panicked", shared.me);
             }
         }
-        self.shared.state.lock().pending.fail_all();
-        self.shared.applied.notify_all();
-        log::debug!("S{}: KV server killed", self.shared.me);
+        let mut state = shared.state.lock();
+        state.pending.fail_all();
+        state.reads.fail_all();
+        log::debug!("S{}: KV server killed", shared.me);
         // @stub
         //> // Your code here (3A): also stop your threads.
         //> self.raft.kill();
@@ -208,25 +231,23 @@ impl KvServer {
 // @solution 3A
 
 impl Shared {
-    /// The `"KV.Execute"` handler.
-    fn execute(&self, request: Request) -> Reply {
+    /// The `"KV.Execute"` handler: starts the request and returns;
+    /// `answer` gets the reply once the request is applied, or as soon as
+    /// it cannot be (see [`PendingOps`]).
+    fn execute(&self, request: Request, answer: Answer) {
         if let Op::Get { key } = &request.op {
             if crate::read::gets_skip_log() {
-                return self.read(key);
+                return self.read(key.clone(), answer);
             }
         }
-        let (index, term, reply) = {
-            let mut state = self.state.lock();
-            if self.killed.load(Ordering::SeqCst) {
-                return Err(KvError::WrongLeader);
-            }
-            let Some((index, term)) = self.raft.start(request.encode()) else {
-                return Err(KvError::WrongLeader);
-            };
-            let reply = state
-                .pending
-                .register(index, term, request.client, request.seq);
-            (index, term, reply)
+        let mut state = self.state.lock();
+        if self.killed.load(Ordering::SeqCst) {
+            drop(state);
+            return answer(Err(KvError::WrongLeader));
+        }
+        let Some((index, term)) = self.raft.start(request.encode()) else {
+            drop(state);
+            return answer(Err(KvError::WrongLeader));
         };
         log::trace!(
             "S{} T{term}: started {:?} of client {:x} seq {} at index {index}",
@@ -235,39 +256,14 @@ impl Shared {
             request.client,
             request.seq
         );
-        self.await_reply(index, term, &reply)
-    }
-
-    /// Waits for the request started at `(index, term)` to be answered by
-    /// the apply thread, giving up early if leadership is lost.
-    fn await_reply(&self, index: u64, term: u64, reply: &Receiver<Reply>) -> Reply {
-        let deadline = Instant::now() + COMMIT_TIMEOUT;
-        loop {
-            match reply.recv_timeout(LEADERSHIP_CHECK) {
-                Ok(answer) => return answer,
-                Err(RecvTimeoutError::Disconnected) => return Err(KvError::WrongLeader),
-                Err(RecvTimeoutError::Timeout) => {}
-            }
-            let (current_term, is_leader) = self.raft.get_state();
-            let lost = self.killed.load(Ordering::SeqCst) || current_term != term || !is_leader;
-            let failure = if lost {
-                KvError::WrongLeader
-            } else if Instant::now() >= deadline {
-                KvError::Timeout
-            } else {
-                continue;
-            };
-            log::debug!(
-                "S{} T{term}: gives up on index {index}: {failure:?} (now T{current_term}, leader: {is_leader})",
-                self.me
-            );
-            self.state.lock().pending.withdraw(index, term);
-            // The answer may have arrived just before the withdrawal.
-            return reply.try_recv().unwrap_or(Err(failure));
-        }
+        let started_by = (request.client, request.seq);
+        state
+            .pending
+            .register(index, term, started_by, Instant::now(), answer);
     }
 
     fn run_applier(&self, apply_rx: &Receiver<ApplyMsg>, stop: &Receiver<()>) {
+        let mut next_check = Instant::now() + LEADERSHIP_CHECK;
         loop {
             select! {
                 recv(apply_rx) -> msg => {
@@ -284,12 +280,27 @@ impl Shared {
                     self.snapshot_if_log_is_full();
                 },
                 recv(stop) -> _ => return,
+                default(next_check.saturating_duration_since(Instant::now())) => {},
+            }
+            let now = Instant::now();
+            if now >= next_check {
+                self.expire_waiters(now);
+                next_check = now + LEADERSHIP_CHECK;
             }
         }
     }
 
-    /// Applies `batch` under one turn of the lock and wakes the waiting
-    /// reads once for all of it; `false` if the server was killed.
+    /// Gives up on the waiting requests that lost their term or leader, or
+    /// waited too long.
+    fn expire_waiters(&self, now: Instant) {
+        let (term, is_leader) = self.raft.get_state();
+        let mut state = self.state.lock();
+        state.pending.expire(term, is_leader, now);
+        state.reads.expire(now);
+    }
+
+    /// Applies `batch` under one turn of the lock, then answers the Gets
+    /// waiting for it; `false` if the server was killed.
     fn apply_batch(&self, batch: impl Iterator<Item = ApplyMsg>) -> bool {
         let mut state = self.state.lock();
         let mut alive = true;
@@ -300,7 +311,10 @@ impl Shared {
             }
             self.apply(&mut state, msg);
         }
-        self.applied.notify_all();
+        let state = &mut *state;
+        state
+            .reads
+            .answer_applied(&state.machine, state.last_applied);
         alive
     }
 

@@ -48,4 +48,4 @@ pub use error::RpcError;
 pub use network::{ClientEnd, HeldOrder, Network, TakenRequests, SEED_ENV};
 pub use pool::Pool;
 pub use remote::{OnReply, Transport};
-pub use service::{Server, Service};
+pub use service::{Responder, Server, Service};

@@ -732,8 +732,8 @@ impl Inner {
         Inner::run_handler(this, arrival);
     }
 
-    /// Runs an admitted request's handler on the pool (or, for a server
-    /// that forwards, here), and sends its reply; fails a refused one.
+    /// Serves an admitted request (see [`Server::serve`]) and sends its
+    /// reply when it comes; fails a refused one.
     fn run_handler(this: &Arc<Inner>, arrival: Arrival) {
         let (id, delivery) = match arrival {
             Arrival::Held => return,
@@ -742,24 +742,15 @@ impl Inner {
         };
         let net = Arc::clone(this);
         let server = Arc::clone(&delivery.server);
-        if let Some(forward) = server.server.forwarder() {
-            // It only passes the call on, so it runs here, not on the pool.
-            let mut delivery = delivery;
-            let method = Arc::clone(&delivery.method);
-            let request = std::mem::take(&mut delivery.request);
-            return forward(
-                &method,
-                request,
-                Box::new(move |reply| Inner::reply(&net, id, delivery, reply)),
-            );
-        }
-        this.pool.execute(move || {
-            let reply = delivery
-                .server
-                .server
-                .dispatch(&delivery.method, &delivery.request);
-            Inner::reply(&net, id, delivery, reply);
-        });
+        let mut delivery = delivery;
+        let method = Arc::clone(&delivery.method);
+        let request = std::mem::take(&mut delivery.request);
+        server.server.serve(
+            &method,
+            request,
+            &this.pool,
+            Box::new(move |reply| Inner::reply(&net, id, delivery, reply)),
+        );
     }
 
     /// Runs the handler of `delivery` on this thread and sends its reply,

@@ -1,16 +1,30 @@
 //! Services (named sets of typed handlers) and servers that host them.
 
 use std::collections::BTreeMap;
+use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
+use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::reply_slot::reply_slot;
-use crate::{OnReply, RpcError};
+use crate::{OnReply, Pool, RpcError};
 
-type Handler = Box<dyn Fn(&str, &[u8]) -> Result<Vec<u8>, RpcError> + Send + Sync>;
+type RawReply = Result<Vec<u8>, RpcError>;
+type BlockingFn = dyn Fn(&str, &[u8]) -> RawReply + Send + Sync;
+type DeferredFn = dyn Fn(&str, &[u8], OnReply) + Send + Sync;
+
+/// A method's handler, its types erased: it takes `("Service.Method",
+/// request bytes)`.
+enum Handler {
+    /// Returns the reply, and may block first: it runs on a pool thread.
+    Blocking(Arc<BlockingFn>),
+    /// Returns at once and answers later through the [`OnReply`] it is
+    /// given: it runs on the thread the request arrives on.
+    Deferred(Box<DeferredFn>),
+}
 type ForwardFn = dyn Fn(&str, Vec<u8>, OnReply) + Send + Sync;
 type Forward = Box<ForwardFn>;
 
@@ -76,18 +90,129 @@ impl Service {
                 reason: e.to_string(),
             })
         };
-        self.handlers.insert(method.to_string(), Box::new(erased));
+        self.handlers
+            .insert(method.to_string(), Handler::Blocking(Arc::new(erased)));
         self
     }
 
-    fn dispatch(&self, method: &str, full_name: &str, request: &[u8]) -> Result<Vec<u8>, RpcError> {
-        match self.handlers.get(method) {
-            Some(handler) => handler(full_name, request),
-            None => Err(RpcError::UnknownMethod {
+    /// Adds a handler for `method` that answers later: it is given the
+    /// call's argument and a [`Responder`], returns at once, and whoever
+    /// learns the answer (another thread, perhaps much later) sends it with
+    /// [`Responder::send`]. A later handler of the same name replaces an
+    /// earlier one.
+    ///
+    /// The handler runs on the thread that delivers the request, so it
+    /// must not block; in exchange, a call costs no handler thread. A KV
+    /// server whose requests wait for Raft to commit answers this way, from
+    /// the thread that applies the log. If the handler panics, its caller
+    /// gets [`RpcError::HandlerPanicked`].
+    ///
+    /// ```
+    /// use labrpc::{Network, Server, Service};
+    /// let net = Network::new();
+    /// let mut server = Server::new();
+    /// server.add_service(Service::new("Later").handle_deferred(
+    ///     "Double",
+    ///     |x: u32, responder| {
+    ///         std::thread::spawn(move || responder.send(2 * x));
+    ///     },
+    /// ));
+    /// net.add_server("s", server);
+    /// let end = net.make_end("e");
+    /// net.connect("e", "s");
+    /// net.enable("e", true);
+    /// assert_eq!(end.call::<u32, u32>("Later.Double", &21), Ok(42));
+    /// net.cleanup();
+    /// ```
+    pub fn handle_deferred<A, R, F>(mut self, method: &str, handler: F) -> Service
+    where
+        A: DeserializeOwned,
+        R: Serialize,
+        F: Fn(A, Responder<R>) + Send + Sync + 'static,
+    {
+        let erased = move |full_name: &str, request: &[u8], on_reply: OnReply| {
+            let args: A = match postcard::from_bytes(request) {
+                Ok(args) => args,
+                Err(e) => {
+                    return on_reply(Err(RpcError::DecodeArgs {
+                        method: full_name.to_string(),
+                        reason: e.to_string(),
+                    }))
+                }
+            };
+            let answer = Arc::new(Answer {
+                on_reply: Mutex::new(Some(on_reply)),
+            });
+            let responder = Responder {
+                method: full_name.to_string(),
+                answer: Arc::clone(&answer),
+                reply: PhantomData,
+            };
+            if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(args, responder))) {
+                answer.give(Err(RpcError::HandlerPanicked {
+                    method: full_name.to_string(),
+                    message: panic_message(payload.as_ref()),
+                }));
+            }
+        };
+        self.handlers
+            .insert(method.to_string(), Handler::Deferred(Box::new(erased)));
+        self
+    }
+
+    /// The handler of `method`, or the error naming the methods there are.
+    fn handler(&self, method: &str) -> Result<&Handler, RpcError> {
+        self.handlers
+            .get(method)
+            .ok_or_else(|| RpcError::UnknownMethod {
                 service: self.name.clone(),
                 method: method.to_string(),
                 available: self.handlers.keys().cloned().collect(),
-            }),
+            })
+    }
+}
+
+/// A deferred handler's promise to answer one call (see
+/// [`Service::handle_deferred`]). It may be sent to any thread and kept as
+/// long as the answer takes. Dropping it unanswered fails the call with
+/// [`RpcError::ServerGone`]: this server will never answer it.
+pub struct Responder<R> {
+    /// `"Service.Method"`, for an error.
+    method: String,
+    answer: Arc<Answer>,
+    reply: PhantomData<fn(R)>,
+}
+
+impl<R: Serialize> Responder<R> {
+    /// Answers the call with `reply`.
+    pub fn send(self, reply: R) {
+        let bytes = postcard::to_allocvec(&reply).map_err(|e| RpcError::EncodeReply {
+            method: self.method.clone(),
+            reason: e.to_string(),
+        });
+        self.answer.give(bytes);
+    }
+}
+
+/// Where a deferred call's outcome goes: given once, by the responder or,
+/// if the handler panicked, by the service; failed if never given.
+struct Answer {
+    on_reply: Mutex<Option<OnReply>>,
+}
+
+impl Answer {
+    fn give(&self, outcome: RawReply) {
+        let on_reply = self.on_reply.lock().take();
+        if let Some(on_reply) = on_reply {
+            on_reply(outcome);
+        }
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if let Some(on_reply) = self.on_reply.get_mut().take() {
+            on_reply(Err(RpcError::ServerGone));
         }
     }
 }
@@ -157,33 +282,61 @@ impl Server {
         }
     }
 
-    /// The handler of a [`Server::forward`] server.
-    pub(crate) fn forwarder(&self) -> Option<&ForwardFn> {
-        self.forward.as_deref()
-    }
-
     /// Runs the handler named by `full_name` (`"Service.Method"`) on
     /// `request` and returns its reply, as the network does for a call
-    /// that reaches this server. A process hosting a server for a network
-    /// elsewhere calls it.
+    /// that reaches this server, waiting for a deferred handler's answer.
+    /// A process hosting a server for a network elsewhere may call it.
     pub fn dispatch(&self, full_name: &str, request: &[u8]) -> Result<Vec<u8>, RpcError> {
-        if let Some(forward) = &self.forward {
-            let (filler, waiter) = reply_slot();
-            forward(
-                full_name,
-                request.to_vec(),
-                Box::new(move |reply| filler.fill(reply)),
-            );
-            return waiter.wait().unwrap_or(Err(RpcError::ServerGone));
+        if let Ok(Handler::Blocking(handler)) = self.handler_of(full_name) {
+            return handler(full_name, request);
         }
+        let (filler, waiter) = reply_slot();
+        self.serve_here(
+            full_name,
+            request.to_vec(),
+            Box::new(move |reply| filler.fill(reply)),
+        );
+        waiter.wait().unwrap_or(Err(RpcError::ServerGone))
+    }
+
+    /// Serves a call of `full_name` on `request`, handing its outcome to
+    /// `on_reply`, and returns without waiting for it: a handler that may
+    /// block runs on `pool`; a deferred handler, and a forwarding server's
+    /// handler, run here.
+    pub fn serve(&self, full_name: &str, request: Vec<u8>, pool: &Pool, on_reply: OnReply) {
+        match self.handler_of(full_name) {
+            Ok(Handler::Blocking(handler)) => {
+                let handler = Arc::clone(handler);
+                let full_name = full_name.to_string();
+                pool.execute(move || on_reply(handler(&full_name, &request)));
+            }
+            _ => self.serve_here(full_name, request, on_reply),
+        }
+    }
+
+    /// Serves a call on this thread, unless its handler is one that blocks.
+    fn serve_here(&self, full_name: &str, request: Vec<u8>, on_reply: OnReply) {
+        if let Some(forward) = &self.forward {
+            return forward(full_name, request, on_reply);
+        }
+        match self.handler_of(full_name) {
+            Ok(Handler::Deferred(handler)) => handler(full_name, &request, on_reply),
+            Ok(Handler::Blocking(handler)) => on_reply(handler(full_name, &request)),
+            Err(error) => on_reply(Err(error)),
+        }
+    }
+
+    /// The service and handler that `full_name` names.
+    fn handler_of(&self, full_name: &str) -> Result<&Handler, RpcError> {
         let (service, method) = split_method(full_name)?;
-        match self.services.get(service) {
-            Some(svc) => svc.dispatch(method, full_name, request),
-            None => Err(RpcError::UnknownService {
+        let svc = self
+            .services
+            .get(service)
+            .ok_or_else(|| RpcError::UnknownService {
                 service: service.to_string(),
                 available: self.services.keys().cloned().collect(),
-            }),
-        }
+            })?;
+        svc.handler(method)
     }
 }
 
