@@ -14,7 +14,7 @@ use harness::kv::rules::{
     READ_AFTER_APPLY, READ_INDEX_CONFIRMED, READ_INDEX_OWN_TERM, READ_ROUNDS_SHARED,
     READ_WRITES_NOTHING,
 };
-use harness::kv::{append_value, generic_test, Config, GenericTest};
+use harness::kv::{append_value, generic_test, Config, GenericTest, TestClerk};
 use harness::rules::likely_causes;
 use harness::{join_or_fail, Applier, Config as RaftConfig, Detached, Net, ELECTION_TIMEOUT};
 
@@ -38,6 +38,11 @@ const HEALED_COMPLETION: Duration = Duration::from_secs(3);
 /// before each: enough that a restarted server has a long log to apply.
 const LEADER_CHANGES: usize = 4;
 const APPENDS_PER_CHANGE: usize = 50;
+
+/// How long `get_as_the_log_commits` waits for each step of its script
+/// before going on without it (followers campaign after about 300 ms
+/// without a leader's messages, which the script holds).
+const SCRIPT_STEP: Duration = Duration::from_millis(150);
 
 /// Tries at a read on a leader whose term has a committed entry, before
 /// the test gives up on `read_index` answering.
@@ -298,17 +303,18 @@ fn read_after_leader_change() {
         }
         // Alternately: the leader is cut off and the others elect one of
         // them; or every server restarts, knowing nothing committed.
-        let how = if change % 2 == 0 {
+        let (how, read) = if change % 2 == 0 {
             let Some(leader) = cfg.leader() else {
                 panic!("no leader after {APPENDS_PER_CHANGE} Appends committed")
             };
             cfg.disconnect(leader, &cfg.all());
-            "the leader was cut off"
+            ("the leader was cut off", ck.get("k"))
         } else {
             cfg.restart_all();
-            "every server restarted"
+            let (read, clerk) = get_as_the_log_commits(&cfg, ck);
+            ck = clerk;
+            ("every server restarted", read)
         };
-        let read = ck.get("k");
         if read != expected {
             panic!(
                 "after {how}, a Get returned {} bytes where {} bytes of Appends had committed \
@@ -323,6 +329,65 @@ fn read_after_leader_change() {
         cfg.connect_all();
     }
     cfg.end();
+}
+
+/// A Get of "k" on a cluster that has just restarted, so that nothing is
+/// known committed, scripted so that the one reply that commits the log
+/// also confirms the Get's round: the new leader's messages to its
+/// followers are held from before the Get until the Get's no-op is saved
+/// and one more message has followed it, then the newest is delivered
+/// first. The leader must then apply its whole log before it answers. A
+/// step that does not come within [`SCRIPT_STEP`] is skipped: the Get
+/// still completes, just without that timing.
+fn get_as_the_log_commits(cfg: &Config, mut ck: TestClerk) -> (String, TestClerk) {
+    let deadline = Instant::now() + 5 * ELECTION_TIMEOUT;
+    let leader = loop {
+        if let Some(leader) = cfg.leader() {
+            break leader;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no leader within {:?} of every server restarting",
+            5 * ELECTION_TIMEOUT
+        );
+        thread::sleep(Duration::from_millis(5));
+    };
+    let followers: Vec<usize> = cfg.all().into_iter().filter(|&i| i != leader).collect();
+    for &f in &followers {
+        cfg.hold_link(leader, f, true);
+    }
+    let unsaved_size = cfg.log_sizes()[leader];
+    let get = thread::spawn(move || (ck.get("k"), ck));
+    let saved_noop = || cfg.log_sizes()[leader] > unsaved_size;
+    if await_step(saved_noop) {
+        let held: Vec<usize> = followers
+            .iter()
+            .map(|&f| cfg.held_count(leader, f))
+            .collect();
+        await_step(|| {
+            followers
+                .iter()
+                .zip(&held)
+                .all(|(&f, &before)| cfg.held_count(leader, f) > before)
+        });
+    }
+    for &f in &followers {
+        cfg.hold_link(leader, f, false);
+        cfg.deliver_held_newest_first(leader, f);
+    }
+    join_or_fail(get)
+}
+
+/// Waits up to [`SCRIPT_STEP`] for `done`; whether it came.
+fn await_step(done: impl Fn() -> bool) -> bool {
+    let deadline = Instant::now() + SCRIPT_STEP;
+    while !done() {
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(1));
+    }
+    true
 }
 
 /// The last few Appends of a value, for a failure message.

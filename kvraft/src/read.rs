@@ -85,8 +85,8 @@ fn fail(reads: Vec<PendingRead>, error: KvError) {
 impl Shared {
     /// A Get of `key`, to be answered without a log entry.
     pub(crate) fn read(&self, key: String, answer: Answer) {
-        if let Err(error) = self.propose_entry_of_term() {
-            return answer(Err(error));
+        if !self.raft.get_state().1 {
+            return answer(Err(KvError::WrongLeader));
         }
         let mut state = self.state.lock();
         if self.killed.load(Ordering::SeqCst) {
@@ -111,7 +111,10 @@ impl Shared {
                 std::mem::take(&mut state.reads.queued)
             };
             // Every Get of the batch arrived before this call began.
-            let index = self.raft.read_index();
+            let index = self
+                .propose_entry_of_term()
+                .ok()
+                .and_then(|()| self.raft.read_index());
             let mut state = self.state.lock();
             let Some(index) = index else {
                 drop(state);

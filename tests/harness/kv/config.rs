@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use labrpc::Network;
+use labrpc::{HeldOrder, Network};
 use parking_lot::Mutex;
 use rand::seq::SliceRandom;
 use runlog::Kind;
@@ -271,6 +271,39 @@ impl Config {
                 self.net.enable(name, enabled);
             }
         }
+    }
+
+    /// Holds server `from`'s Raft requests to server `to` at the network
+    /// (`on`), or stops holding them; see [`labrpc::Network::hold`].
+    pub fn hold_link(&self, from: usize, to: usize, on: bool) {
+        runrecord::network_change(Some(from), &format!("holding requests to S{to}: {on}"));
+        self.on_link(from, to, |name| self.net.hold(name, on));
+    }
+
+    /// How many of server `from`'s Raft requests to server `to` are held.
+    pub fn held_count(&self, from: usize, to: usize) -> usize {
+        self.on_link(from, to, |name| self.net.held_count(name))
+            .unwrap_or(0)
+    }
+
+    /// Delivers the Raft requests held from server `from` to server `to`,
+    /// newest first, each handled before the next.
+    pub fn deliver_held_newest_first(&self, from: usize, to: usize) {
+        let delivered = self
+            .on_link(from, to, |name| {
+                self.net.deliver_held(name, HeldOrder::NewestFirst)
+            })
+            .unwrap_or(0);
+        runrecord::network_change(
+            Some(from),
+            &format!("{delivered} held requests to S{to} delivered, newest first"),
+        );
+    }
+
+    /// `act` on the name of server `from`'s end to server `to`, if any.
+    fn on_link<T>(&self, from: usize, to: usize, act: impl FnOnce(&str) -> T) -> Option<T> {
+        let name = self.servers.lock()[from].end_names.get(to).cloned()?;
+        Some(act(&name))
     }
 
     /// Connects every server to every server.
