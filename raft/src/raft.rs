@@ -292,16 +292,21 @@ impl Raft {
         let votes = Arc::clone(&self.node.shared);
         let appends = Arc::clone(&self.node.shared);
         let snapshots = Arc::clone(&self.node.shared);
+        // The handlers never wait for anything but the peer's lock, so they
+        // run where a request arrives, not on a thread of their own.
         Service::new("Raft")
-            .handle("RequestVote", move |args: RequestVoteArgs| {
-                votes.request_vote(args)
+            .handle_deferred("RequestVote", move |args: RequestVoteArgs, reply| {
+                reply.send(votes.request_vote(args))
             })
-            .handle("AppendEntries", move |args: AppendEntriesArgs| {
-                appends.append_entries(args)
+            .handle_deferred("AppendEntries", move |args: AppendEntriesArgs, reply| {
+                reply.send(appends.append_entries(args))
             })
-            .handle("InstallSnapshot", move |args: InstallSnapshotArgs| {
-                snapshots.install_snapshot(args)
-            })
+            .handle_deferred(
+                "InstallSnapshot",
+                move |args: InstallSnapshotArgs, reply| {
+                    reply.send(snapshots.install_snapshot(args))
+                },
+            )
         // @stub
         //> // Your code here (2A): register your RPC handlers, e.g.
         //> // `.handle("RequestVote", move |args: RequestVoteArgs| ...)`.
