@@ -42,9 +42,9 @@ pub(crate) const COMMIT_TIMEOUT: Duration = Duration::from_millis(500);
 ///
 /// The server hosts two labrpc services, `"KV"` for clerks and `"Raft"` for
 /// its peers (see [`KvServer::services`]). A clerk's request is started in
-/// Raft by the leader; the RPC handler waits until the request is applied
-/// and replies with its result, or replies "wrong leader" as soon as the
-/// server learns that the request cannot commit where it was started.
+/// Raft by the leader; its reply waits until the request is applied and
+/// carries its result, or says "wrong leader" as soon as the server learns
+/// that the request cannot commit where it was started.
 ///
 /// Every operation takes effect exactly once: the state machine keeps, per
 /// clerk, the highest sequence number applied, and skips retries. That
