@@ -340,17 +340,16 @@ fn read_after_leader_change() {
 /// step that does not come within [`SCRIPT_STEP`] is skipped: the Get
 /// still completes, just without that timing.
 fn get_as_the_log_commits(cfg: &Config, mut ck: TestClerk) -> (String, TestClerk) {
-    let deadline = Instant::now() + 5 * ELECTION_TIMEOUT;
-    let leader = loop {
-        if let Some(leader) = cfg.leader() {
-            break leader;
-        }
-        assert!(
-            Instant::now() < deadline,
+    let mut leader = None;
+    poll_until(5 * ELECTION_TIMEOUT, || {
+        leader = cfg.leader();
+        leader.is_some()
+    });
+    let Some(leader) = leader else {
+        panic!(
             "no leader within {:?} of every server restarting",
             5 * ELECTION_TIMEOUT
-        );
-        thread::sleep(Duration::from_millis(5));
+        )
     };
     let followers: Vec<usize> = cfg.all().into_iter().filter(|&i| i != leader).collect();
     for &f in &followers {
@@ -359,12 +358,12 @@ fn get_as_the_log_commits(cfg: &Config, mut ck: TestClerk) -> (String, TestClerk
     let unsaved_size = cfg.log_sizes()[leader];
     let get = thread::spawn(move || (ck.get("k"), ck));
     let saved_noop = || cfg.log_sizes()[leader] > unsaved_size;
-    if await_step(saved_noop) {
+    if poll_until(SCRIPT_STEP, saved_noop) {
         let held: Vec<usize> = followers
             .iter()
             .map(|&f| cfg.held_count(leader, f))
             .collect();
-        await_step(|| {
+        poll_until(SCRIPT_STEP, || {
             followers
                 .iter()
                 .zip(&held)
@@ -378,9 +377,9 @@ fn get_as_the_log_commits(cfg: &Config, mut ck: TestClerk) -> (String, TestClerk
     join_or_fail(get)
 }
 
-/// Waits up to [`SCRIPT_STEP`] for `done`; whether it came.
-fn await_step(done: impl Fn() -> bool) -> bool {
-    let deadline = Instant::now() + SCRIPT_STEP;
+/// Waits up to `within` for `done`; whether it came.
+fn poll_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + within;
     while !done() {
         if Instant::now() >= deadline {
             return false;

@@ -139,9 +139,6 @@ impl Shared {
     /// The service writes it, not Raft on election, so that Raft's log
     /// holds only what the service started (2B's tests count indices).
     fn propose_entry_of_term(&self) -> Result<(), KvError> {
-        if self.killed.load(Ordering::SeqCst) {
-            return Err(KvError::WrongLeader);
-        }
         let (term, is_leader) = self.raft.get_state();
         if !is_leader {
             return Err(KvError::WrongLeader);

@@ -38,6 +38,7 @@
 mod error;
 mod faults;
 mod network;
+mod pending_call;
 mod pool;
 mod remote;
 mod reply_slot;

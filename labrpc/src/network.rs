@@ -13,6 +13,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use crate::faults::{self, Knobs, Route};
+use crate::pending_call::PendingCall;
 use crate::pool::Pool;
 use crate::remote::{OnReply, Transport};
 use crate::reply_slot::reply_slot;
@@ -23,7 +24,6 @@ use crate::{RpcError, Server};
 pub const SEED_ENV: &str = "LABRPC_SEED";
 
 type RawReply = Result<Vec<u8>, RpcError>;
-type Completion = OnReply;
 
 /// A simulated network of client ends and servers.
 ///
@@ -103,35 +103,6 @@ struct InFlight {
     end: Arc<str>,
     server: Arc<HostedServer>,
     call: Arc<PendingCall>,
-}
-
-/// A call's completion, run exactly once: with the reply, a failure, or,
-/// if every holder drops it first, [`RpcError::Shutdown`].
-struct PendingCall {
-    on_done: Mutex<Option<Completion>>,
-}
-
-impl PendingCall {
-    fn new(on_done: Completion) -> Arc<PendingCall> {
-        Arc::new(PendingCall {
-            on_done: Mutex::new(Some(on_done)),
-        })
-    }
-
-    fn complete(&self, result: RawReply) {
-        let on_done = self.on_done.lock().take();
-        if let Some(on_done) = on_done {
-            on_done(result);
-        }
-    }
-}
-
-impl Drop for PendingCall {
-    fn drop(&mut self) {
-        if let Some(on_done) = self.on_done.get_mut().take() {
-            on_done(Err(RpcError::Shutdown));
-        }
-    }
 }
 
 impl State {
@@ -659,12 +630,12 @@ impl Inner {
         end: Arc<str>,
         method: Arc<str>,
         request: Vec<u8>,
-        on_done: Completion,
+        on_done: OnReply,
     ) {
         this.total_count.fetch_add(1, Ordering::Relaxed);
         this.total_bytes
             .fetch_add(request.len() as u64, Ordering::Relaxed);
-        let call = PendingCall::new(on_done);
+        let call = PendingCall::new(on_done, RpcError::Shutdown);
         let mut state = this.state.lock();
         if state.shut_down {
             drop(state);

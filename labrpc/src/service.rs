@@ -5,10 +5,10 @@ use std::marker::PhantomData;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::Arc;
 
-use parking_lot::Mutex;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+use crate::pending_call::PendingCall;
 use crate::reply_slot::reply_slot;
 use crate::{OnReply, Pool, RpcError};
 
@@ -140,16 +140,14 @@ impl Service {
                     }))
                 }
             };
-            let answer = Arc::new(Answer {
-                on_reply: Mutex::new(Some(on_reply)),
-            });
+            let answer = PendingCall::new(on_reply, RpcError::ServerGone);
             let responder = Responder {
                 method: full_name.to_string(),
                 answer: Arc::clone(&answer),
                 reply: PhantomData,
             };
             if let Err(payload) = catch_unwind(AssertUnwindSafe(|| handler(args, responder))) {
-                answer.give(Err(RpcError::HandlerPanicked {
+                answer.complete(Err(RpcError::HandlerPanicked {
                     method: full_name.to_string(),
                     message: panic_message(payload.as_ref()),
                 }));
@@ -179,7 +177,7 @@ impl Service {
 pub struct Responder<R> {
     /// `"Service.Method"`, for an error.
     method: String,
-    answer: Arc<Answer>,
+    answer: Arc<PendingCall>,
     reply: PhantomData<fn(R)>,
 }
 
@@ -190,30 +188,7 @@ impl<R: Serialize> Responder<R> {
             method: self.method.clone(),
             reason: e.to_string(),
         });
-        self.answer.give(bytes);
-    }
-}
-
-/// Where a deferred call's outcome goes: given once, by the responder or,
-/// if the handler panicked, by the service; failed if never given.
-struct Answer {
-    on_reply: Mutex<Option<OnReply>>,
-}
-
-impl Answer {
-    fn give(&self, outcome: RawReply) {
-        let on_reply = self.on_reply.lock().take();
-        if let Some(on_reply) = on_reply {
-            on_reply(outcome);
-        }
-    }
-}
-
-impl Drop for Answer {
-    fn drop(&mut self) {
-        if let Some(on_reply) = self.on_reply.get_mut().take() {
-            on_reply(Err(RpcError::ServerGone));
-        }
+        self.answer.complete(bytes);
     }
 }
 
@@ -287,6 +262,7 @@ impl Server {
     /// that reaches this server, waiting for a deferred handler's answer.
     /// A process hosting a server for a network elsewhere may call it.
     pub fn dispatch(&self, full_name: &str, request: &[u8]) -> Result<Vec<u8>, RpcError> {
+        // A handler that returns its reply needs no copy of the request.
         if let Ok(Handler::Blocking(handler)) = self.handler_of(full_name) {
             return handler(full_name, request);
         }
@@ -314,7 +290,8 @@ impl Server {
         }
     }
 
-    /// Serves a call on this thread, unless its handler is one that blocks.
+    /// Serves a call on this thread, whatever its handler: `dispatch` for
+    /// a handler that answers later or a forwarder, `serve` for those two.
     fn serve_here(&self, full_name: &str, request: Vec<u8>, on_reply: OnReply) {
         if let Some(forward) = &self.forward {
             return forward(full_name, request, on_reply);
@@ -326,7 +303,7 @@ impl Server {
         }
     }
 
-    /// The service and handler that `full_name` names.
+    /// The handler that `full_name` names, or the error saying why none.
     fn handler_of(&self, full_name: &str) -> Result<&Handler, RpcError> {
         let (service, method) = split_method(full_name)?;
         let svc = self
