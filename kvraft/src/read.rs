@@ -10,7 +10,7 @@ use std::sync::atomic::Ordering;
 use std::sync::OnceLock;
 use std::time::Instant;
 
-use crate::pending::Answer;
+use crate::pending::{Answer, Outbox};
 use crate::rpc::{KvError, Op, Request};
 use crate::server::{Shared, COMMIT_TIMEOUT};
 use crate::state_machine::StateMachine;
@@ -41,8 +41,14 @@ pub(crate) struct Reads {
 
 impl Reads {
     /// Answers from `machine`, which has applied through `last_applied`,
-    /// every confirmed Get whose read index that covers.
-    pub(crate) fn answer_applied(&mut self, machine: &StateMachine, last_applied: u64) {
+    /// every confirmed Get whose read index that covers, in `out` (as every
+    /// method here answers).
+    pub(crate) fn answer_applied(
+        &mut self,
+        machine: &StateMachine,
+        last_applied: u64,
+        out: &mut Outbox,
+    ) {
         while let Some((index, _, _)) = self.confirmed.front() {
             if *index > last_applied {
                 break;
@@ -50,35 +56,35 @@ impl Reads {
             let (index, _, reads) = self.confirmed.pop_front().expect("peeked");
             for read in reads {
                 log::trace!("reads {:?} at index {index}", read.key);
-                (read.answer)(Ok(machine.get(&read.key)));
+                out.push(read.answer, Ok(machine.get(&read.key)));
             }
         }
     }
 
     /// Times out the Gets whose read index was confirmed
     /// [`COMMIT_TIMEOUT`] ago and is still not applied.
-    pub(crate) fn expire(&mut self, now: Instant) {
+    pub(crate) fn expire(&mut self, now: Instant, out: &mut Outbox) {
         while let Some((_, confirmed, _)) = self.confirmed.front() {
             if now.duration_since(*confirmed) < COMMIT_TIMEOUT {
                 break;
             }
             let (_, _, reads) = self.confirmed.pop_front().expect("peeked");
-            fail(reads, KvError::Timeout);
+            fail(reads, KvError::Timeout, out);
         }
     }
 
     /// Tells every Get that it will get no answer here (the server stops).
-    pub(crate) fn fail_all(&mut self) {
-        fail(std::mem::take(&mut self.queued), KvError::WrongLeader);
+    pub(crate) fn fail_all(&mut self, out: &mut Outbox) {
+        fail(std::mem::take(&mut self.queued), KvError::WrongLeader, out);
         for (_, _, reads) in std::mem::take(&mut self.confirmed) {
-            fail(reads, KvError::WrongLeader);
+            fail(reads, KvError::WrongLeader, out);
         }
     }
 }
 
-fn fail(reads: Vec<PendingRead>, error: KvError) {
+fn fail(reads: Vec<PendingRead>, error: KvError, out: &mut Outbox) {
     for read in reads {
-        (read.answer)(Err(error));
+        out.push(read.answer, Err(error));
     }
 }
 
@@ -115,20 +121,21 @@ impl Shared {
                 .propose_entry_of_term()
                 .ok()
                 .and_then(|()| self.raft.read_index());
-            let mut state = self.state.lock();
             let Some(index) = index else {
-                drop(state);
-                fail(batch, KvError::WrongLeader);
+                let mut out = Outbox::default();
+                fail(batch, KvError::WrongLeader, &mut out);
+                out.deliver();
                 continue;
             };
-            let state = &mut *state;
-            state
-                .reads
-                .confirmed
-                .push_back((index, Instant::now(), batch));
-            state
-                .reads
-                .answer_applied(&state.machine, state.last_applied);
+            self.with_state(|state| {
+                state
+                    .reads
+                    .confirmed
+                    .push_back((index, Instant::now(), batch));
+                state
+                    .reads
+                    .answer_applied(&state.machine, state.last_applied, &mut state.outbox);
+            });
         }
     }
 

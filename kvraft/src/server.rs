@@ -13,7 +13,7 @@ use labrpc::{ClientEnd, Responder, Service};
 use parking_lot::{Condvar, Mutex};
 use raft::{ApplyMsg, Persister, Raft};
 
-use crate::pending::{Answer, PendingOps};
+use crate::pending::{Answer, Outbox, PendingOps};
 use crate::read::Reads;
 use crate::rpc::{KvError, Op, Reply, Request, METHOD, SERVICE};
 use crate::snapshot;
@@ -86,6 +86,8 @@ pub(crate) struct Applied {
     pub(crate) reads: Reads,
     /// The latest term in which this server started a no-op for reads.
     pub(crate) noop_term: u64,
+    /// Replies decided under the lock; [`Shared::with_state`] sends them.
+    pub(crate) outbox: Outbox,
 }
 // @stub
 // @end
@@ -218,9 +220,10 @@ impl KvServer {
                 log::error!("S{}: a KV server thread had panicked", shared.me);
             }
         }
-        let mut state = shared.state.lock();
-        state.pending.fail_all();
-        state.reads.fail_all();
+        shared.with_state(|state| {
+            state.pending.fail_all(&mut state.outbox);
+            state.reads.fail_all(&mut state.outbox);
+        });
         log::debug!("S{}: KV server killed", shared.me);
         // @stub
         //> // Your code here (3A): also stop your threads.
@@ -231,6 +234,17 @@ impl KvServer {
 // @solution 3A
 
 impl Shared {
+    /// Runs `f` on the locked state, then sends the replies it decided
+    /// once the lock is released.
+    pub(crate) fn with_state<T>(&self, f: impl FnOnce(&mut Applied) -> T) -> T {
+        let mut state = self.state.lock();
+        let result = f(&mut state);
+        let out = std::mem::take(&mut state.outbox);
+        drop(state);
+        out.deliver();
+        result
+    }
+
     /// The `"KV.Execute"` handler: starts the request and returns;
     /// `answer` gets the reply once the request is applied, or as soon as
     /// it cannot be (see [`PendingOps`]).
@@ -240,26 +254,30 @@ impl Shared {
                 return self.read(key.clone(), answer);
             }
         }
-        let mut state = self.state.lock();
-        if self.killed.load(Ordering::SeqCst) {
-            drop(state);
-            return answer(Err(KvError::WrongLeader));
-        }
-        let Some((index, term)) = self.raft.start(request.encode()) else {
-            drop(state);
-            return answer(Err(KvError::WrongLeader));
-        };
-        log::trace!(
-            "S{} T{term}: started {:?} of client {:x} seq {} at index {index}",
-            self.me,
-            request.op,
-            request.client,
-            request.seq
-        );
-        let started_by = (request.client, request.seq);
-        state
-            .pending
-            .register(index, term, started_by, Instant::now(), answer);
+        self.with_state(|state| {
+            if self.killed.load(Ordering::SeqCst) {
+                return state.outbox.push(answer, Err(KvError::WrongLeader));
+            }
+            let Some((index, term)) = self.raft.start(request.encode()) else {
+                return state.outbox.push(answer, Err(KvError::WrongLeader));
+            };
+            log::trace!(
+                "S{} T{term}: started {:?} of client {:x} seq {} at index {index}",
+                self.me,
+                request.op,
+                request.client,
+                request.seq
+            );
+            let started_by = (request.client, request.seq);
+            state.pending.register(
+                index,
+                term,
+                started_by,
+                Instant::now(),
+                answer,
+                &mut state.outbox,
+            );
+        })
     }
 
     fn run_applier(&self, apply_rx: &Receiver<ApplyMsg>, stop: &Receiver<()>) {
@@ -294,28 +312,31 @@ impl Shared {
     /// waited too long.
     fn expire_waiters(&self, now: Instant) {
         let (term, is_leader) = self.raft.get_state();
-        let mut state = self.state.lock();
-        state.pending.expire(term, is_leader, now);
-        state.reads.expire(now);
+        self.with_state(|state| {
+            state
+                .pending
+                .expire(term, is_leader, now, &mut state.outbox);
+            state.reads.expire(now, &mut state.outbox);
+        });
     }
 
     /// Applies `batch` under one turn of the lock, then answers the Gets
     /// waiting for it; `false` if the server was killed.
     fn apply_batch(&self, batch: impl Iterator<Item = ApplyMsg>) -> bool {
-        let mut state = self.state.lock();
-        let mut alive = true;
-        for msg in batch {
-            if self.killed.load(Ordering::SeqCst) {
-                alive = false;
-                break;
+        self.with_state(|state| {
+            let mut alive = true;
+            for msg in batch {
+                if self.killed.load(Ordering::SeqCst) {
+                    alive = false;
+                    break;
+                }
+                self.apply(state, msg);
             }
-            self.apply(&mut state, msg);
-        }
-        let state = &mut *state;
-        state
-            .reads
-            .answer_applied(&state.machine, state.last_applied);
-        alive
+            state
+                .reads
+                .answer_applied(&state.machine, state.last_applied, &mut state.outbox);
+            alive
+        })
     }
 
     fn apply(&self, state: &mut Applied, msg: ApplyMsg) {
@@ -349,9 +370,12 @@ impl Shared {
         });
         let value = state.machine.apply(&request);
         state.last_applied = index;
-        state
-            .pending
-            .applied(index, term, request.client, request.seq, value);
+        state.pending.applied(
+            (index, term),
+            (request.client, request.seq),
+            value,
+            &mut state.outbox,
+        );
     }
 
     fn install_snapshot(&self, state: &mut Applied, index: u64, term: u64, data: &[u8]) {
@@ -370,7 +394,7 @@ impl Shared {
             )
         });
         state.last_applied = index;
-        state.pending.overtaken(index, term);
+        state.pending.overtaken(index, term, &mut state.outbox);
         log::debug!(
             "S{}: installed snapshot through index {index} (T{term})",
             self.me
@@ -406,7 +430,7 @@ fn apply_membership(state: &mut Applied, index: u64, term: u64) {
         return;
     }
     state.last_applied = index;
-    state.pending.overtaken(index, term);
+    state.pending.overtaken(index, term, &mut state.outbox);
 }
 // @stub
 // @end
