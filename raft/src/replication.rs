@@ -15,7 +15,9 @@ use crate::rpc::{
 };
 use crate::rules::{is_quorum, leader_commit_index, next_index_after_rejection};
 use crate::state::{Core, Progress, Role};
-use crate::timing::{MAX_ENTRIES_PER_APPEND, QUORUM_TIMEOUT};
+use crate::timing::{
+    MAX_APPENDS_IN_FLIGHT, MAX_ENTRIES_PER_APPEND, PIPELINED_BATCH, QUORUM_TIMEOUT,
+};
 use crate::UNBATCHED_VAR;
 
 /// Whether started commands wait for the driver's next pass to be saved
@@ -57,6 +59,14 @@ impl Core {
     /// earlier one is still unanswered (which also resends a lost one).
     pub fn broadcast(&mut self, out: &mut Vec<Outgoing>) {
         let followers = self.others();
+        if let Role::Leader(leadership) = &mut self.role {
+            // Sends older than the heartbeat are no longer waited for.
+            for &peer in &followers {
+                let p = &mut leadership.progress[peer];
+                p.counted_after = p.seq;
+                p.unanswered = 0;
+            }
+        }
         out.extend(
             followers
                 .into_iter()
@@ -67,24 +77,39 @@ impl Core {
         }
     }
 
-    /// Requests to the followers that lack entries or the commit index and
-    /// are neither awaiting a reply nor known to be cut off.
+    /// Requests to the followers that lack entries or the commit index,
+    /// as many as each one's window lets out.
     pub fn send_due(&mut self, out: &mut Vec<Outgoing>) {
+        for peer in self.others() {
+            while self.request_due(peer) {
+                out.extend(self.request_for(peer));
+            }
+        }
+    }
+
+    /// Whether a request to `peer` is due: it is not known to be cut off,
+    /// and it lacks entries and its window has room, or it lacks only the
+    /// commit index and nothing is unanswered (an answer brings the next
+    /// send anyway).
+    fn request_due(&self, peer: usize) -> bool {
         let Role::Leader(leadership) = &self.role else {
-            return;
+            return false;
         };
-        let last_index = self.log.last_index();
-        let due: Vec<usize> = self
-            .others()
-            .into_iter()
-            .filter(|&peer| {
-                let p = &leadership.progress[peer];
-                !p.in_flight
-                    && !p.unreachable
-                    && (p.next_index <= last_index || p.commit_sent < self.commit_index)
-            })
-            .collect();
-        out.extend(due.into_iter().filter_map(|peer| self.request_for(peer)));
+        let p = &leadership.progress[peer];
+        // A snapshot goes chunk by chunk, each at the offset last answered.
+        let window = if p.probing || p.next_index <= self.log.snapshot_index() {
+            1
+        } else {
+            MAX_APPENDS_IN_FLIGHT
+        };
+        let waiting = (self.log.last_index() + 1).saturating_sub(p.next_index);
+        !p.unreachable
+            && p.unanswered < window
+            && if p.unanswered == 0 {
+                waiting > 0 || p.commit_sent < self.commit_index
+            } else {
+                waiting >= PIPELINED_BATCH as u64
+            }
     }
 
     /// The next request to `peer`: the entries from its next index, or the
@@ -95,7 +120,7 @@ impl Core {
         };
         let p = &mut leadership.progress[peer];
         p.seq += 1;
-        p.in_flight = true;
+        p.unanswered += 1;
         let request = if p.next_index <= self.log.snapshot_index() {
             let membership = self.log.snapshot_membership();
             Request::Snapshot(snapshot_chunk(
@@ -110,6 +135,13 @@ impl Core {
         } else {
             let prev_log_index = p.next_index - 1;
             p.commit_sent = self.commit_index;
+            let entries = self
+                .log
+                .entries_from(p.next_index, MAX_ENTRIES_PER_APPEND)
+                .to_vec();
+            // The next send starts after these, without waiting for the
+            // reply; a refusal or a loss moves it back.
+            p.next_index += entries.len() as u64;
             Request::Append(AppendEntriesArgs {
                 term: self.term,
                 leader: self.me,
@@ -118,10 +150,7 @@ impl Core {
                     .log
                     .term_at(prev_log_index)
                     .expect("a follower's next index lies within the leader's log"),
-                entries: self
-                    .log
-                    .entries_from(p.next_index, MAX_ENTRIES_PER_APPEND)
-                    .to_vec(),
+                entries,
                 leader_commit: self.commit_index,
             })
         };
@@ -154,12 +183,19 @@ impl Core {
         }
         self.on_follower_answer(from, sent.term, sent.seq, reply.term, now, |p, log| {
             if reply.success {
+                p.probing = false;
                 p.record_match(sent.prev_log_index + sent.entry_count);
                 return true;
             }
-            if let Some(conflict) = reply.conflict {
+            // A refusal of a send beyond where we have backed up already
+            // is stale: it must not move the next index forward.
+            if let Some(conflict) = reply
+                .conflict
+                .filter(|_| sent.prev_log_index < p.next_index)
+            {
                 p.next_index =
                     next_index_after_rejection(log, conflict, sent.prev_log_index, p.match_index);
+                p.probing = true;
             }
             false
         });
@@ -190,9 +226,7 @@ impl Core {
         let p = &mut leadership.progress[from];
         p.unreachable = false;
         p.last_heard = now;
-        if p.seq == seq {
-            p.in_flight = false;
-        }
+        p.count_answer(seq);
         if update(p, &self.log) {
             self.advance_commit();
         }
@@ -200,7 +234,9 @@ impl Core {
     }
 
     /// A send to `peer` failed in the network (or, for a programming
-    /// mistake, anywhere); the next heartbeat tries again.
+    /// mistake, anywhere): what it carried is sent again, from the
+    /// follower's match index. If it was the latest send, the next
+    /// heartbeat tries again.
     pub fn on_send_failure(&mut self, peer: usize, term: u64, seq: u64, error: &RpcError) {
         self.report_rpc_error(peer, error);
         if self.term != term {
@@ -208,8 +244,10 @@ impl Core {
         }
         if let Role::Leader(leadership) = &mut self.role {
             let p = &mut leadership.progress[peer];
+            p.count_answer(seq);
+            p.next_index = p.match_index + 1;
+            p.probing = true;
             if p.seq == seq {
-                p.in_flight = false;
                 p.unreachable = true;
             }
         }
@@ -286,9 +324,152 @@ fn snapshot_chunk(
 }
 
 impl Progress {
+    /// The send numbered `seq` was answered, or failed.
+    fn count_answer(&mut self, seq: u64) {
+        if seq > self.counted_after {
+            self.unanswered = self.unanswered.saturating_sub(1);
+        }
+    }
+
     /// The follower holds the leader's log through `index`.
     pub fn record_match(&mut self, index: u64) {
         self.match_index = self.match_index.max(index);
         self.next_index = self.next_index.max(self.match_index + 1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::persister::Persister;
+    use crate::rpc::Conflict;
+    use crate::state::Leadership;
+
+    /// Peer 0 of three, just elected in term 1 with `entries` commands.
+    fn leader(entries: u64) -> Core {
+        let mut core = Core::restore(0, 3, vec![0, 1, 2], Arc::new(Persister::new()));
+        core.term = 1;
+        append(&mut core, entries);
+        core.role = Role::Leader(Leadership::new(3, entries, Instant::now()));
+        core
+    }
+
+    fn append(core: &mut Core, entries: u64) {
+        for _ in 0..entries {
+            core.log.append(Entry::command(1, b"x".to_vec()));
+        }
+    }
+
+    /// What `send_due` sends to `peer` now: each append's send number,
+    /// previous index and entry count.
+    fn appends_due(core: &mut Core, peer: usize) -> Vec<SentAppend> {
+        let mut out = Vec::new();
+        core.send_due(&mut out);
+        out.into_iter()
+            .filter(|o| o.to == peer)
+            .map(|o| match o.request {
+                Request::Append(args) => SentAppend {
+                    term: args.term,
+                    seq: o.seq,
+                    prev_log_index: args.prev_log_index,
+                    entry_count: args.entries.len() as u64,
+                },
+                other => panic!("expected an append, got {other:?}"),
+            })
+            .collect()
+    }
+
+    fn answer(core: &mut Core, peer: usize, sent: SentAppend, conflict: Option<Conflict>) {
+        let reply = AppendEntriesReply {
+            term: 1,
+            success: conflict.is_none(),
+            conflict,
+        };
+        core.on_append_reply(peer, sent, Ok(reply), Instant::now());
+    }
+
+    /// Follower 1 has acknowledged the leader's first 10 entries.
+    fn leader_matched_by_follower_1() -> Core {
+        let mut core = leader(10);
+        let mut out = Vec::new();
+        core.broadcast(&mut out);
+        let heartbeat = out.iter().find(|o| o.to == 1).expect("a heartbeat to 1");
+        let sent = SentAppend {
+            term: 1,
+            seq: heartbeat.seq,
+            prev_log_index: 10,
+            entry_count: 0,
+        };
+        answer(&mut core, 1, sent, None);
+        core
+    }
+
+    fn counts(sent: &[SentAppend]) -> Vec<(u64, u64)> {
+        sent.iter()
+            .map(|s| (s.prev_log_index, s.entry_count))
+            .collect()
+    }
+
+    #[test]
+    fn a_matching_follower_gets_full_batches_without_waiting() {
+        let mut core = leader_matched_by_follower_1();
+        append(&mut core, 1300);
+        let to_matching = appends_due(&mut core, 1);
+        assert_eq!(
+            counts(&to_matching),
+            [(10, 512), (522, 512), (1034, 276)],
+            "each append starts where the one before ended"
+        );
+        assert!(
+            appends_due(&mut core, 2).is_empty(),
+            "follower 2 has not answered the heartbeat: one send at a time while \
+             where its log matches is unknown"
+        );
+    }
+
+    #[test]
+    fn a_partial_batch_waits_for_the_answer() {
+        let mut core = leader_matched_by_follower_1();
+        append(&mut core, 5);
+        let first = appends_due(&mut core, 1);
+        assert_eq!(counts(&first), [(10, 5)]);
+        append(&mut core, 5);
+        assert!(appends_due(&mut core, 1).is_empty(), "5 entries wait");
+        answer(&mut core, 1, first[0], None);
+        assert_eq!(counts(&appends_due(&mut core, 1)), [(15, 5)]);
+    }
+
+    #[test]
+    fn a_loss_backs_up_to_the_match_and_a_later_refusal_cannot_undo_it() {
+        let mut core = leader_matched_by_follower_1();
+        append(&mut core, 1100);
+        let sent = appends_due(&mut core, 1);
+        assert_eq!(sent.len(), 3);
+        core.on_send_failure(1, 1, sent[0].seq, &RpcError::Unreachable);
+        assert_eq!(next_index(&core, 1), 11, "the lost entries go again");
+        // A refusal of a later send whose hint lies beyond where we backed
+        // up to is stale.
+        let beyond = Conflict {
+            term: Some(1),
+            first_index_of_term: 1,
+            log_len: 600,
+        };
+        answer(&mut core, 1, sent[1], Some(beyond));
+        assert_eq!(next_index(&core, 1), 11);
+        core.on_send_failure(1, 1, sent[2].seq, &RpcError::Unreachable);
+        core.broadcast(&mut Vec::new());
+        assert!(
+            appends_due(&mut core, 1).is_empty(),
+            "one send at a time until the follower's log is found to match"
+        );
+    }
+
+    fn next_index(core: &Core, peer: usize) -> u64 {
+        let Role::Leader(leadership) = &core.role else {
+            panic!("S{} no longer leads", core.me);
+        };
+        leadership.progress[peer].next_index
     }
 }

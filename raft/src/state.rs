@@ -89,12 +89,20 @@ pub(crate) struct Leadership {
 pub(crate) struct Progress {
     pub next_index: u64,
     pub match_index: u64,
-    /// Numbers the sends to this follower; a reply with the latest number
-    /// ends the wait for it.
+    /// Numbers the sends to this follower.
     pub seq: u64,
-    /// The latest send is unanswered: new entries wait for its reply (or
-    /// the next heartbeat) instead of going out again at once.
-    pub in_flight: bool,
+    /// Sends numbered above `counted_after` that are still unanswered.
+    pub unanswered: usize,
+    /// The number of the last send before the latest heartbeat: a reply
+    /// to an older send no longer counts, so a lost one is waited for only
+    /// until the next heartbeat.
+    pub counted_after: u64,
+    /// Where the follower's log matches ours is unknown (we were just
+    /// elected, or it refused entries, or a send was lost): one send at a
+    /// time until one succeeds. Otherwise appends are pipelined, up to
+    /// [`MAX_APPENDS_IN_FLIGHT`](crate::timing::MAX_APPENDS_IN_FLIGHT)
+    /// unanswered, each starting where the one before ended.
+    pub probing: bool,
     /// The latest send failed in the network: further sends wait for the
     /// next heartbeat, so a cut-off follower costs ten RPCs a second.
     pub unreachable: bool,
@@ -277,7 +285,9 @@ impl Leadership {
                 next_index: last_index + 1,
                 match_index: 0,
                 seq: 0,
-                in_flight: false,
+                unanswered: 0,
+                counted_after: 0,
+                probing: true,
                 unreachable: false,
                 commit_sent: 0,
                 snapshot_index: 0,

@@ -35,6 +35,16 @@ pub(crate) const READ_TIMEOUT: Duration = Duration::from_millis(500);
 /// catches up in bounded steps rather than one huge message.
 pub(crate) const MAX_ENTRIES_PER_APPEND: usize = 512;
 
+/// The most AppendEntries a leader has unanswered to one follower whose
+/// log it knows to match its own: it sends new entries without waiting for
+/// the replies to earlier ones (pipelining).
+pub(crate) const MAX_APPENDS_IN_FLIGHT: usize = 4;
+
+/// The fewest new entries a leader sends to a follower that has an
+/// AppendEntries unanswered already; fewer wait for the answer, and go
+/// out together with whatever else was started meanwhile.
+pub(crate) const PIPELINED_BATCH: usize = 64;
+
 /// The most committed entries the applier takes per turn of the lock.
 pub(crate) const MAX_APPLY_BATCH: u64 = 256;
 
