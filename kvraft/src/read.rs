@@ -100,6 +100,8 @@ impl Shared {
             return answer(Err(KvError::WrongLeader));
         }
         state.reads.queued.push(PendingRead { key, answer });
+        // Woken after the unlock, the reader does not wait for the lock.
+        drop(state);
         self.reads_queued.notify_one();
     }
 

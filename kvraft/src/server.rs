@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{select, Receiver, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use labrpc::{ClientEnd, Responder, Service};
 use parking_lot::{Condvar, Mutex};
 use raft::{ApplyMsg, Persister, Raft};
@@ -68,8 +68,6 @@ pub(crate) struct Shared {
     persister: Arc<Persister>,
     max_raft_state: Option<usize>,
     pub(crate) killed: AtomicBool,
-    /// Dropped by `kill` to stop the apply thread.
-    stop: Mutex<Option<Sender<()>>>,
     pub(crate) state: Mutex<Applied>,
     /// Signalled when a Get is queued for the reader, and on kill.
     pub(crate) reads_queued: Condvar,
@@ -136,7 +134,6 @@ impl KvServer {
     ) -> KvServer {
         // @solution 2E
         let (apply_tx, apply_rx) = crossbeam_channel::unbounded();
-        let (stop_tx, stop_rx) = crossbeam_channel::bounded(0);
         let raft = Raft::with_members(servers, me, Arc::clone(&persister), apply_tx, members);
         let shared = Arc::new(Shared {
             me,
@@ -144,7 +141,6 @@ impl KvServer {
             persister,
             max_raft_state,
             killed: AtomicBool::new(false),
-            stop: Mutex::new(Some(stop_tx)),
             state: Mutex::new(Applied::default()),
             reads_queued: Condvar::new(),
         });
@@ -152,7 +148,7 @@ impl KvServer {
             let shared = Arc::clone(&shared);
             thread::Builder::new()
                 .name(format!("kv-S{me}-apply"))
-                .spawn(move || shared.run_applier(&apply_rx, &stop_rx))
+                .spawn(move || shared.run_applier(&apply_rx))
                 .expect("cannot start a KV apply thread")
         };
         let reader = {
@@ -209,7 +205,6 @@ impl KvServer {
         let shared = &self.shared;
         shared.killed.store(true, Ordering::SeqCst);
         shared.raft.kill();
-        drop(shared.stop.lock().take());
         {
             // Under the lock, so the reader cannot miss the wakeup.
             let _state = shared.state.lock();
@@ -280,12 +275,13 @@ impl Shared {
         })
     }
 
-    fn run_applier(&self, apply_rx: &Receiver<ApplyMsg>, stop: &Receiver<()>) {
+    /// Applies what Raft delivers until Raft drops its end of the channel
+    /// or, at the latest one check later, the server is killed.
+    fn run_applier(&self, apply_rx: &Receiver<ApplyMsg>) {
         let mut next_check = Instant::now() + LEADERSHIP_CHECK;
         loop {
-            select! {
-                recv(apply_rx) -> msg => {
-                    let Ok(first) = msg else { return };
+            match apply_rx.recv_deadline(next_check) {
+                Ok(first) => {
                     // Apply what is already queued before considering a
                     // snapshot: a server that fell behind would otherwise
                     // snapshot its whole state at every entry, and fall
@@ -296,9 +292,12 @@ impl Shared {
                         return;
                     }
                     self.snapshot_if_log_is_full();
-                },
-                recv(stop) -> _ => return,
-                default(next_check.saturating_duration_since(Instant::now())) => {},
+                }
+                Err(RecvTimeoutError::Disconnected) => return,
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.killed.load(Ordering::SeqCst) {
+                return;
             }
             let now = Instant::now();
             if now >= next_check {
