@@ -1,7 +1,6 @@
 //! The network: named client ends, named servers, the wiring between them,
 //! and the fault model applied to every call.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +8,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rustc_hash::FxHashMap;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -65,12 +65,14 @@ struct Inner {
 struct State {
     knobs: Knobs,
     rng: StdRng,
-    ends: HashMap<Arc<str>, EndState>,
-    servers: HashMap<String, Arc<HostedServer>>,
+    // Every call hashes names and call ids here under the lock, so the
+    // maps use a fast hash; nothing hostile picks their keys.
+    ends: FxHashMap<Arc<str>, EndState>,
+    servers: FxHashMap<String, Arc<HostedServer>>,
     /// Calls whose handler is running, so a crash can fail them at once.
-    in_flight: HashMap<u64, InFlight>,
+    in_flight: FxHashMap<u64, InFlight>,
     /// The largest request or reply carried so far, by method.
-    largest: HashMap<Arc<str>, usize>,
+    largest: FxHashMap<Arc<str>, usize>,
     shut_down: bool,
 }
 
@@ -140,8 +142,12 @@ impl State {
 
     /// Records a message of `bytes` for `method`, for [`Network::largest_message`].
     fn note_size(&mut self, method: &Arc<str>, bytes: usize) {
-        let largest = self.largest.entry(Arc::clone(method)).or_default();
-        *largest = (*largest).max(bytes);
+        match self.largest.get_mut(&**method) {
+            Some(largest) => *largest = (*largest).max(bytes),
+            None => {
+                self.largest.insert(Arc::clone(method), bytes);
+            }
+        }
     }
 
     /// Removes the in-flight calls that `matches` selects.
@@ -197,10 +203,10 @@ impl Network {
                         long_reordering: false,
                     },
                     rng: StdRng::seed_from_u64(seed),
-                    ends: HashMap::new(),
-                    servers: HashMap::new(),
-                    in_flight: HashMap::new(),
-                    largest: HashMap::new(),
+                    ends: FxHashMap::default(),
+                    servers: FxHashMap::default(),
+                    in_flight: FxHashMap::default(),
+                    largest: FxHashMap::default(),
                     shut_down: false,
                 }),
                 total_count: AtomicUsize::new(0),
