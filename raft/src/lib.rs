@@ -110,8 +110,9 @@ pub use crate::persister::Persister;
 pub use crate::raft::Raft;
 
 /// Set this environment variable to `1` and the reference Raft saves each
-/// command `start` appends on its own, instead of saving every command
-/// started since the last send with one write (group commit). It is read
+/// command `start` appends on its own, before it sends it, instead of
+/// saving the commands started since its last save with one write when a
+/// commit needs its copy of them (group commit). It is read
 /// once per process; `cargo bench -p kvraft` uses it to measure both ways
 /// in one run. Your Raft may ignore it.
 pub const UNBATCHED_VAR: &str = "RAFT_UNBATCHED";

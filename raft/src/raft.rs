@@ -162,12 +162,12 @@ impl Raft {
         if shared.is_dead() {
             return None;
         }
-        let start = |core: &mut Core| core.start(command, Instant::now());
-        let started = if group_commit() {
-            shared.with_core_unsaved(start)
-        } else {
-            shared.with_core(start)
-        };
+        let started = shared.with_core(|core| {
+            let started = core.start(command, Instant::now());
+            // Unbatched, each entry is saved on its own, before it is sent.
+            core.dirty |= started.is_some() && !group_commit();
+            started
+        });
         if started.is_some() {
             let _ = shared.events.send(Event::Replicate);
         }

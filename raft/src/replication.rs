@@ -16,12 +16,14 @@ use crate::rpc::{
 use crate::rules::{is_quorum, leader_commit_index, next_index_after_rejection};
 use crate::state::{Core, Progress, Role};
 use crate::timing::{
-    MAX_APPENDS_IN_FLIGHT, MAX_ENTRIES_PER_APPEND, PIPELINED_BATCH, QUORUM_TIMEOUT,
+    HEARTBEAT_INTERVAL, MAX_APPENDS_IN_FLIGHT, MAX_ENTRIES_PER_APPEND, MAX_UNSAVED_OWN_ENTRIES,
+    PIPELINED_BATCH, QUORUM_TIMEOUT,
 };
 use crate::UNBATCHED_VAR;
 
-/// Whether started commands wait for the driver's next pass to be saved
-/// together: unless the benchmark's switch, [`UNBATCHED_VAR`], is `1`.
+/// Whether started commands are saved together, when a commit needs them
+/// (see [`Core::own_entries_due`]): unless the benchmark's switch,
+/// [`UNBATCHED_VAR`], is `1`.
 pub(crate) fn group_commit() -> bool {
     static GROUP: OnceLock<bool> = OnceLock::new();
     *GROUP.get_or_init(|| std::env::var_os(UNBATCHED_VAR).is_none_or(|value| value != "1"))
@@ -29,15 +31,47 @@ pub(crate) fn group_commit() -> bool {
 
 impl Core {
     /// Appends `command` if we lead and a majority answered us lately:
-    /// `Some((index, term))`, else `None`.
+    /// `Some((index, term))`, else `None`. The entry is left unsaved (see
+    /// [`own_entries_due`](Core::own_entries_due)).
     pub fn start(&mut self, command: Vec<u8>, now: Instant) -> Option<(u64, u64)> {
         if !self.hears_from_majority(now) {
             return None;
         }
         let index = self.log.append(Entry::command(self.term, command));
-        self.dirty = true;
         peer_log!(trace, self, "start: index {index}");
         Some((index, self.term))
+    }
+
+    /// Whether the entries this peer appended as leader since its last
+    /// save must be saved now. A leader may send them first (Ongaro's
+    /// thesis, §10.2.1: its own disk write is one of the majority's, not a
+    /// step before replication), but must save them once its commit index
+    /// counts its copy: when the followers' copies (saved before they
+    /// answered) and its own saved log are no quorum for that index. It
+    /// also saves once [`MAX_UNSAVED_OWN_ENTRIES`] have piled up, so the
+    /// saved state, by which the service decides to snapshot, stays close
+    /// to the log; and a peer that no longer leads saves at once, since it
+    /// answers a new leader for its whole log.
+    pub fn own_entries_due(&self) -> bool {
+        let unsaved = self.log.last_index().saturating_sub(self.saved_through);
+        if unsaved == 0 {
+            return false;
+        }
+        let Role::Leader(leadership) = &self.role else {
+            return true;
+        };
+        if unsaved >= MAX_UNSAVED_OWN_ENTRIES {
+            return true;
+        }
+        self.commit_index > self.saved_through
+            && !is_quorum(self.membership(), |peer| {
+                let saved = if peer == self.me {
+                    self.saved_through
+                } else {
+                    leadership.progress[peer].match_index
+                };
+                saved >= self.commit_index
+            })
     }
 
     /// Whether we lead and a majority (counting ourselves) answered us
@@ -56,15 +90,21 @@ impl Core {
     }
 
     /// A heartbeat: one request to every follower, whether or not an
-    /// earlier one is still unanswered (which also resends a lost one).
-    pub fn broadcast(&mut self, out: &mut Vec<Outgoing>) {
+    /// earlier one is still unanswered. Sends older than it are no longer
+    /// waited for; a follower that answered nothing for a whole heartbeat
+    /// period may have lost them all (a lost send can take seconds to
+    /// fail), so it is probed again from its match index.
+    pub fn broadcast(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
         let followers = self.others();
         if let Role::Leader(leadership) = &mut self.role {
-            // Sends older than the heartbeat are no longer waited for.
             for &peer in &followers {
                 let p = &mut leadership.progress[peer];
                 p.counted_after = p.seq;
                 p.unanswered = 0;
+                if now.duration_since(p.last_heard) >= HEARTBEAT_INTERVAL {
+                    p.next_index = p.match_index + 1;
+                    p.probing = true;
+                }
             }
         }
         out.extend(
@@ -139,9 +179,13 @@ impl Core {
                 .log
                 .entries_from(p.next_index, MAX_ENTRIES_PER_APPEND)
                 .to_vec();
-            // The next send starts after these, without waiting for the
-            // reply; a refusal or a loss moves it back.
-            p.next_index += entries.len() as u64;
+            // Pipelined, the next send starts after these without waiting
+            // for the reply (a refusal or a loss moves it back). A probe
+            // waits: until the follower's log is found to match, the next
+            // send (a heartbeat, say) carries these entries again.
+            if !p.probing {
+                p.next_index += entries.len() as u64;
+            }
             Request::Append(AppendEntriesArgs {
                 term: self.term,
                 leader: self.me,
@@ -394,7 +438,7 @@ mod tests {
     fn leader_matched_by_follower_1() -> Core {
         let mut core = leader(10);
         let mut out = Vec::new();
-        core.broadcast(&mut out);
+        core.broadcast(Instant::now(), &mut out);
         let heartbeat = out.iter().find(|o| o.to == 1).expect("a heartbeat to 1");
         let sent = SentAppend {
             term: 1,
@@ -459,7 +503,7 @@ mod tests {
         answer(&mut core, 1, sent[1], Some(beyond));
         assert_eq!(next_index(&core, 1), 11);
         core.on_send_failure(1, 1, sent[2].seq, &RpcError::Unreachable);
-        core.broadcast(&mut Vec::new());
+        core.broadcast(Instant::now(), &mut Vec::new());
         assert!(
             appends_due(&mut core, 1).is_empty(),
             "one send at a time until the follower's log is found to match"

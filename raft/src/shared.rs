@@ -51,15 +51,6 @@ impl Shared {
         result
     }
 
-    /// Runs `f` on the locked core and leaves what it changed unsaved:
-    /// `start` appends this way, and the driver, woken at once, saves every
-    /// entry started meanwhile with one write before it sends them (group
-    /// commit). Nothing may be sent, replied or committed from the unsaved
-    /// part, and every other path saves before it unlocks.
-    pub fn with_core_unsaved<T>(&self, f: impl FnOnce(&mut Core) -> T) -> T {
-        f(&mut self.core.lock())
-    }
-
     /// The RequestVote handler. A killed peer votes for no one.
     pub fn request_vote(&self, args: RequestVoteArgs) -> RequestVoteReply {
         self.with_core(|core| {

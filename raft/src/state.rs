@@ -42,8 +42,12 @@ pub(crate) struct Core {
     /// When a current leader last spoke to us: within the minimum election
     /// timeout of it we ignore RequestVotes (a removed server's among them).
     pub leader_contact: Option<Instant>,
-    /// Term, vote or log changed since the last save.
+    /// Term, vote or log changed since the last save in a way that must
+    /// be saved before the lock is released.
     pub dirty: bool,
+    /// The last log index the saved state holds. A leader's own entries
+    /// after it may stay unsaved a while (see [`Core::own_entries_due`]).
+    pub saved_through: u64,
     pub persister: Arc<Persister>,
 }
 
@@ -135,6 +139,7 @@ impl Core {
         });
         let (term, voted_for) = (durable.term, durable.voted_for);
         let log = durable.into_log();
+        let saved_through = log.last_index();
         let pending_snapshot = (log.snapshot_index() > 0).then(|| PendingSnapshot {
             index: log.snapshot_index(),
             term: log.snapshot_term(),
@@ -156,6 +161,7 @@ impl Core {
             election_deadline: Instant::now() + timing::election_timeout(),
             leader_contact: None,
             dirty: false,
+            saved_through,
             persister,
         };
         peer_log!(
@@ -256,14 +262,15 @@ impl Core {
             // A read waiting to confirm leadership gets its heartbeat now.
             if now >= leadership.heartbeat_due || leadership.reads.broadcast_due() {
                 leadership.heartbeat_due = now + HEARTBEAT_INTERVAL;
-                self.broadcast(out);
+                self.broadcast(now, out);
             }
         }
     }
 
-    /// Saves term, vote and log if they changed since the last save.
+    /// Saves term, vote and log if they changed since the last save in a
+    /// way that must be saved now.
     pub fn flush(&mut self) {
-        if self.dirty {
+        if self.dirty || self.own_entries_due() {
             self.save(None);
         }
     }
@@ -273,6 +280,7 @@ impl Core {
         let state = persist::encode(self.term, self.voted_for, &self.log);
         self.persister.save(state, snapshot);
         self.dirty = false;
+        self.saved_through = self.log.last_index();
     }
 }
 

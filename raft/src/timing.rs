@@ -45,6 +45,10 @@ pub(crate) const MAX_APPENDS_IN_FLIGHT: usize = 4;
 /// out together with whatever else was started meanwhile.
 pub(crate) const PIPELINED_BATCH: usize = 64;
 
+/// The most entries a leader appends before it saves them, whether or
+/// not a commit needs its copy yet.
+pub(crate) const MAX_UNSAVED_OWN_ENTRIES: u64 = 64;
+
 /// The most committed entries the applier takes per turn of the lock.
 pub(crate) const MAX_APPLY_BATCH: u64 = 256;
 
