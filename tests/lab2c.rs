@@ -439,7 +439,9 @@ fn figure8_scripted() {
     cfg.crash1(s2);
 
     // (b) The other three elect S5, which takes an entry `b` at the same
-    // index in a newer term, and keeps it to itself.
+    // index in a newer term, and keeps it to itself. It stays up, cut off:
+    // a leader need not save an entry no commit has counted its copy for,
+    // so a crash could lose `b`.
     for &i in &rest {
         cfg.connect(i);
     }
@@ -448,7 +450,6 @@ fn figure8_scripted() {
     if cfg.start(s5, random_int()).is_none() {
         panic!("the leader S{s5} refused start() just after it was cut off");
     }
-    cfg.crash1(s5);
     // Of the two voters left, S3 stays and S4 sits out (c).
     let s4 = *rest.iter().find(|&&i| i != s5).expect("S5 is one of three");
 
@@ -472,7 +473,7 @@ fn figure8_scripted() {
     cfg.crash1(leader);
     let other = if leader == s1 { s2 } else { s1 };
     cfg.disconnect(other);
-    cfg.restart(s5);
+    cfg.connect(s5);
     cfg.connect(s4);
     cfg.one(random_int(), 3, true);
 

@@ -38,6 +38,7 @@ impl Core {
             return None;
         }
         let index = self.log.append(Entry::command(self.term, command));
+        self.own_entries_unsaved = true;
         peer_log!(trace, self, "start: index {index}");
         Some((index, self.term))
     }
@@ -53,13 +54,13 @@ impl Core {
     /// to the log; and a peer that no longer leads saves at once, since it
     /// answers a new leader for its whole log.
     pub fn own_entries_due(&self) -> bool {
-        let unsaved = self.log.last_index().saturating_sub(self.saved_through);
-        if unsaved == 0 {
+        if !self.own_entries_unsaved {
             return false;
         }
         let Role::Leader(leadership) = &self.role else {
             return true;
         };
+        let unsaved = self.log.last_index().saturating_sub(self.saved_through);
         if unsaved >= MAX_UNSAVED_OWN_ENTRIES {
             return true;
         }
@@ -91,9 +92,9 @@ impl Core {
 
     /// A heartbeat: one request to every follower, whether or not an
     /// earlier one is still unanswered. Sends older than it are no longer
-    /// waited for; a follower that answered nothing for a whole heartbeat
-    /// period may have lost them all (a lost send can take seconds to
-    /// fail), so it is probed again from its match index.
+    /// waited for; a pipelined follower that answered nothing for a whole
+    /// heartbeat period may have lost them all (a lost send can take
+    /// seconds to fail), so it is probed again from its match index.
     pub fn broadcast(&mut self, now: Instant, out: &mut Vec<Outgoing>) {
         let followers = self.others();
         if let Role::Leader(leadership) = &mut self.role {
@@ -102,8 +103,7 @@ impl Core {
                 p.counted_after = p.seq;
                 p.unanswered = 0;
                 if now.duration_since(p.last_heard) >= HEARTBEAT_INTERVAL {
-                    p.next_index = p.match_index + 1;
-                    p.probing = true;
+                    p.stop_pipelining();
                 }
             }
         }
@@ -289,8 +289,7 @@ impl Core {
         if let Role::Leader(leadership) = &mut self.role {
             let p = &mut leadership.progress[peer];
             p.count_answer(seq);
-            p.next_index = p.match_index + 1;
-            p.probing = true;
+            p.stop_pipelining();
             if p.seq == seq {
                 p.unreachable = true;
             }
@@ -368,6 +367,16 @@ fn snapshot_chunk(
 }
 
 impl Progress {
+    /// Sends may have been lost: back to one at a time, and if we were
+    /// pipelining, from the match index, undoing the optimistic moves of
+    /// the next index (a probe never moved it).
+    fn stop_pipelining(&mut self) {
+        if !self.probing {
+            self.next_index = self.match_index + 1;
+            self.probing = true;
+        }
+    }
+
     /// The send numbered `seq` was answered, or failed.
     fn count_answer(&mut self, seq: u64) {
         if seq > self.counted_after {

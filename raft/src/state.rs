@@ -45,9 +45,11 @@ pub(crate) struct Core {
     /// Term, vote or log changed since the last save in a way that must
     /// be saved before the lock is released.
     pub dirty: bool,
-    /// The last log index the saved state holds. A leader's own entries
-    /// after it may stay unsaved a while (see [`Core::own_entries_due`]).
+    /// The last log index the saved state holds.
     pub saved_through: u64,
+    /// Entries this peer appended as leader are unsaved: they may stay so
+    /// a while (see [`Core::own_entries_due`]).
+    pub own_entries_unsaved: bool,
     pub persister: Arc<Persister>,
 }
 
@@ -162,6 +164,7 @@ impl Core {
             leader_contact: None,
             dirty: false,
             saved_through,
+            own_entries_unsaved: false,
             persister,
         };
         peer_log!(
@@ -281,6 +284,7 @@ impl Core {
         self.persister.save(state, snapshot);
         self.dirty = false;
         self.saved_through = self.log.last_index();
+        self.own_entries_unsaved = false;
     }
 }
 
