@@ -278,8 +278,8 @@ impl Core {
     }
 
     /// A send to `peer` failed in the network (or, for a programming
-    /// mistake, anywhere): what it carried is sent again, from the
-    /// follower's match index. If it was the latest send, the next
+    /// mistake, anywhere): pipelining to it stops (see
+    /// [`Progress::stop_pipelining`]). If it was the latest send, the next
     /// heartbeat tries again.
     pub fn on_send_failure(&mut self, peer: usize, term: u64, seq: u64, error: &RpcError) {
         self.report_rpc_error(peer, error);
