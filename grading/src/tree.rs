@@ -11,9 +11,10 @@ use crate::error::{io_error, Error};
 /// replacing whatever the submission holds under the same names. The
 /// manifests of `raft/` and `kvraft/` fix their dependencies and say
 /// `build = false`, so no build script of a submission is compiled or run.
-pub const OFFICIAL: [&str; 10] = [
+pub const OFFICIAL: [&str; 11] = [
     "tests",
     "labrpc",
+    "raft-messages",
     "lincheck",
     "runlog",
     "testrun",

@@ -72,15 +72,15 @@ mod apply;
 mod chunk_size;
 mod membership;
 // @solution 2A
-mod bytes;
 mod driver;
 mod election;
 mod follower;
 mod log;
 mod persist;
 // @stub
-//> // Your code here (2A): add your own modules (e.g. `mod rpc;` for the
-//> // RequestVote and AppendEntries arguments and replies).
+//> // Your code here (2A): add your own modules. The RPC arguments and
+//> // replies are given in the `raft_messages` crate (use them as they are:
+//> // the tests read every message your peers send).
 // @end
 mod persister;
 mod raft;

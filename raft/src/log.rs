@@ -2,41 +2,9 @@
 //! The replicated log as one peer holds it: the entries after its snapshot,
 //! addressed by their absolute Raft index (the first entry is index 1).
 
-use serde::{Deserialize, Serialize};
-
 use crate::membership::Membership;
 
-/// One log entry: a command, or a configuration (lab 2E), and the term in
-/// which a leader received it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct Entry {
-    pub term: u64,
-    /// The service's command; empty in a configuration entry.
-    #[serde(with = "crate::bytes")]
-    pub command: Vec<u8>,
-    /// The configuration this entry puts in force, if it is one.
-    pub membership: Option<Membership>,
-}
-
-impl Entry {
-    /// An entry carrying the service's `command`.
-    pub fn command(term: u64, command: Vec<u8>) -> Entry {
-        Entry {
-            term,
-            command,
-            membership: None,
-        }
-    }
-
-    /// An entry that puts `membership` in force.
-    pub fn membership(term: u64, membership: Membership) -> Entry {
-        Entry {
-            term,
-            command: Vec::new(),
-            membership: Some(membership),
-        }
-    }
-}
+pub(crate) use raft_messages::Entry;
 
 /// Unused entry slots a compacted log may keep for the entries to come.
 const SPARE_SLOTS: usize = 64;

@@ -5,61 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-/// A cluster configuration: the peers (indices of `peers` in
-/// [`Raft::with_members`](crate::Raft::with_members)) whose votes elect a
-/// leader and whose logs commit an entry.
-///
-/// A configuration is a log entry: a peer uses the latest one in its log,
-/// committed or not, and the one its snapshot carries if its log holds none.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Membership {
-    /// `C`: one set of voting members; a majority of it decides.
-    Stable(Vec<usize>),
-    /// `C_old,new`, while a change is under way: a decision needs a
-    /// majority of `old` and, counted separately, a majority of `new`.
-    Joint {
-        /// The configuration being left.
-        old: Vec<usize>,
-        /// The configuration being entered.
-        new: Vec<usize>,
-    },
-}
-
-impl Membership {
-    /// Every peer that votes in this configuration (of either set when
-    /// joint), in increasing order, each once.
-    pub fn voters(&self) -> Vec<usize> {
-        let mut voters = match self {
-            Membership::Stable(members) => members.clone(),
-            Membership::Joint { old, new } => old.iter().chain(new).copied().collect(),
-        };
-        voters.sort_unstable();
-        voters.dedup();
-        voters
-    }
-
-    /// Whether `peer` votes in this configuration.
-    pub fn contains(&self, peer: usize) -> bool {
-        match self {
-            Membership::Stable(members) => members.contains(&peer),
-            Membership::Joint { old, new } => old.contains(&peer) || new.contains(&peer),
-        }
-    }
-
-    /// Whether this is `C_old,new`, a change under way.
-    pub fn is_joint(&self) -> bool {
-        matches!(self, Membership::Joint { .. })
-    }
-}
-
-impl fmt::Display for Membership {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Membership::Stable(members) => write!(f, "{members:?}"),
-            Membership::Joint { old, new } => write!(f, "{old:?}+{new:?}"),
-        }
-    }
-}
+pub use raft_messages::Membership;
 
 /// Why [`Raft::change_membership`](crate::Raft::change_membership) refused
 /// a change.
@@ -116,17 +62,6 @@ pub fn validate_members(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn joint_voters_are_both_sets_once() {
-        let joint = Membership::Joint {
-            old: vec![0, 1, 2],
-            new: vec![2, 3, 4],
-        };
-        assert_eq!(joint.voters(), vec![0, 1, 2, 3, 4]);
-        assert!(joint.contains(0) && joint.contains(4) && !joint.contains(5));
-        assert_eq!(joint.to_string(), "[0, 1, 2]+[2, 3, 4]");
-    }
 
     #[test]
     fn members_must_be_distinct_peers() {

@@ -24,6 +24,7 @@ pub fn time_null_calls(calls: usize) -> Result<Vec<Option<Duration>>, String> {
             applied: None,
             on_death: Box::new(|problem| eprintln!("{problem}")),
             env: Vec::new(),
+            referee: None,
         };
         Judged::spawn(label, Role::Echo, wiring).map(Arc::new)
     };

@@ -60,6 +60,7 @@ impl Config {
     #[track_caller]
     pub fn check_one_leader(&self) -> usize {
         let mut rng = rand::rng();
+        let mut unproven = None;
         for _ in 0..LEADER_ROUNDS {
             sleep(Duration::from_millis(rng.random_range(450..550)));
             self.check();
@@ -80,9 +81,23 @@ impl Config {
                     ));
                 }
             }
-            if let Some((_, ids)) = leaders.last_key_value() {
-                return ids[0];
+            // A leader proves it leads by acting as one: the judge has
+            // seen it send AppendEntries in its term with a majority's
+            // votes. A claim alone (get_state) is not enough.
+            if let Some((&term, ids)) = leaders.last_key_value() {
+                if self.referee().has_led(ids[0], term) {
+                    return ids[0];
+                }
+                unproven = Some((ids[0], term));
             }
+        }
+        if let Some((peer, term)) = unproven {
+            fail(format!(
+                "S{peer} says (get_state) it leads term {term}, but the judge has seen it send \
+                 no AppendEntries in term {term}: a leader sends heartbeats at once and then \
+                 at least every 100-200 ms{}",
+                likely_causes(&[rules::HEARTBEATS, rules::ELECTION_LIVENESS])
+            ));
         }
         fail(format!(
             "expected one leader, got none: no connected peer became leader within about 5 s \

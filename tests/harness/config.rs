@@ -12,6 +12,7 @@ use crate::applier::{AppliedLogs, ApplierThread};
 use crate::ends::{fresh_ends, server_name};
 use crate::judged::{Disk, FirstDeath, Judged, Wiring};
 use crate::protocol::{Members, Refusal, Role};
+use crate::referee::Referee;
 use crate::remote_raft::RemoteRaft;
 use crate::{runrecord, Cmd, Session};
 
@@ -67,8 +68,11 @@ pub struct Config {
     initial_members: Option<Vec<usize>>,
     peers: Mutex<Vec<Peer>>,
     logs: Arc<Mutex<AppliedLogs>>,
-    /// The first death of a peer's process that the harness did not cause.
+    /// The first death of a peer's process that the harness did not cause,
+    /// or the first protocol violation.
     death: FirstDeath,
+    /// The judge of every Raft message the peers send and answer.
+    referee: Arc<Referee>,
     mark: Mutex<Mark>,
     /// The last field, so it is dropped (and the next test may start)
     /// only after the peers are dead.
@@ -140,6 +144,9 @@ impl Config {
         }
         network.set_reliable(net == Net::Reliable);
         network.set_long_delays(true);
+        let death = FirstDeath::default();
+        let members = initial_members.clone().unwrap_or_else(|| (0..n).collect());
+        let referee = Arc::new(Referee::new(members, death.clone()));
         let cfg = Config {
             n,
             net: network,
@@ -158,7 +165,8 @@ impl Config {
                     .collect(),
             ),
             logs: Arc::new(Mutex::new(AppliedLogs::new(n))),
-            death: FirstDeath::default(),
+            death,
+            referee,
             mark: Mutex::new(Mark {
                 at: Instant::now(),
                 rpcs: 0,
@@ -431,6 +439,7 @@ impl Config {
                 .map(|bytes| (SNAPSHOT_CHUNK_VAR, bytes.to_string()))
                 .into_iter()
                 .collect(),
+            referee: Some((Arc::clone(&self.referee), i)),
         };
         let role = Role::Raft {
             n: self.n,
@@ -549,6 +558,11 @@ impl Config {
     /// snapshot's index right after a restart from one).
     pub fn applied_through(&self, i: usize) -> u64 {
         self.logs.lock().last_applied(i)
+    }
+
+    /// The judge of the peers' messages, for the checks.
+    pub(crate) fn referee(&self) -> &Referee {
+        &self.referee
     }
 
     /// The applied logs, for the checks.

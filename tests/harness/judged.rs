@@ -26,6 +26,7 @@ use parking_lot::Mutex;
 use runlog::Kind;
 
 use crate::protocol::{read_frame, write_frame, Applied, FromPeer, Members, Refusal, Role, ToPeer};
+use crate::referee::Referee;
 use crate::{cpu_time, logcapture, runrecord};
 
 /// Names the `judged` binary, when it is not beside the test's own
@@ -98,8 +99,10 @@ pub(crate) struct Disk {
     pub(crate) snapshot: Vec<u8>,
 }
 
-/// The first death of any judged process of a test that the judge did not
-/// cause: the test fails with it. Cheap to clone; clones share the record.
+/// The first failure found off the test thread: the death of a judged
+/// process that the judge did not cause, or a message that breaks a rule
+/// of the protocol (see [`crate::referee`]). The test fails with it. Cheap
+/// to clone; clones share the record.
 #[derive(Clone, Default)]
 pub(crate) struct FirstDeath(Arc<Mutex<Option<String>>>);
 
@@ -115,6 +118,11 @@ impl FirstDeath {
         if let Some(death) = self.get() {
             crate::config::fail(death);
         }
+    }
+
+    /// Records `problem`, unless a failure is already on record.
+    pub(crate) fn record(&self, problem: String) {
+        self.0.lock().get_or_insert(problem);
     }
 
     /// A [`Wiring::on_death`] that records here.
@@ -138,6 +146,9 @@ pub(crate) struct Wiring {
     pub(crate) on_death: Box<dyn Fn(String) + Send>,
     /// Variables set for the process, besides those it inherits.
     pub(crate) env: Vec<(&'static str, String)>,
+    /// The judge of the Raft messages it sends and answers, and its peer
+    /// index; `None` for a process that hosts no Raft peer.
+    pub(crate) referee: Option<(Arc<Referee>, usize)>,
 }
 
 /// A running judged process.
@@ -167,6 +178,8 @@ struct Shared {
     waiting: Mutex<Waiting>,
     /// The panic message the process sent before it died, if any.
     panic: Mutex<Option<String>>,
+    /// See [`Wiring::referee`].
+    referee: Option<(Arc<Referee>, usize)>,
 }
 
 /// The calls and requests sent to the process and not yet answered.
@@ -219,6 +232,7 @@ impl Judged {
             next_id: AtomicU64::new(0),
             waiting: Mutex::new(Waiting::default()),
             panic: Mutex::new(None),
+            referee: wiring.referee.clone(),
         });
         for (stream, pipe) in [
             (
@@ -360,6 +374,9 @@ impl Shared {
             } => {
                 let shared = Arc::clone(self);
                 let reply = move |outcome| shared.send(&ToPeer::Reply { call, outcome });
+                if let Some((referee, me)) = &self.referee {
+                    referee.sent(*me, &method, &request);
+                }
                 match wiring.ends.get(end) {
                     Some(end) => end.call_bytes(&method, request, reply),
                     None => return Err(format!("a call on end {end}, which it was not given")),
@@ -379,6 +396,9 @@ impl Shared {
                 let Some(disk) = &wiring.disk else {
                     return Err("a save, from a process with no persister".into());
                 };
+                if let Some((referee, me)) = &self.referee {
+                    referee.saved(*me);
+                }
                 let mut disk = disk.lock();
                 disk.raft_state = raft_state;
                 if let Some(snapshot) = snapshot {
@@ -461,6 +481,21 @@ impl Shared {
     /// process; its answer completes it.
     fn forward_call(&self, method: &str, request: Vec<u8>, on_reply: OnReply) {
         let call = self.next_id.fetch_add(1, Ordering::Relaxed);
+        // What the request proves is judged with its answer, against the
+        // saves made before it arrived.
+        let judged = self.referee.as_ref().and_then(|(referee, me)| {
+            let arrival = referee.arrived(*me, method, &request)?;
+            Some((Arc::clone(referee), *me, arrival))
+        });
+        let on_reply: OnReply = match judged {
+            Some((referee, me, arrival)) => Box::new(move |outcome| {
+                if let Ok(reply) = &outcome {
+                    referee.answered(me, &arrival, reply);
+                }
+                on_reply(outcome)
+            }),
+            None => on_reply,
+        };
         {
             let mut waiting = self.waiting.lock();
             if waiting.gone {

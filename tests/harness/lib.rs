@@ -36,6 +36,7 @@ pub mod kv;
 mod logcapture;
 mod membership;
 pub mod protocol;
+mod referee;
 mod remote_raft;
 pub mod rules;
 mod runrecord;

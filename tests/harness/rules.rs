@@ -283,6 +283,145 @@ pub const SNAPSHOT_CONFIG: Rule = Rule {
     source: "Figure 13, receiver step 8; lab 2E",
 };
 
+/// Only the given messages go on the Raft service.
+pub const GIVEN_MESSAGES: Rule = Rule {
+    id: "given-messages",
+    statement: "peers call each other only with the messages of the raft_messages crate \
+                (Raft.RequestVote, Raft.AppendEntries, Raft.InstallSnapshot), as they are \
+                defined there, naming themselves as candidate or leader",
+    source: "lab 2A; Figures 2 and 13",
+};
+
+/// The protocol checks: pure decisions on what the messages seen so far
+/// prove, each returning the violation it finds, worded for the failure
+/// (the rule's id first, then the message that broke it).
+fn violation(rule: Rule, what: String) -> Result<(), String> {
+    Err(format!("{what}\n  breaks {rule}"))
+}
+
+/// A message on the Raft service that is not one of the given ones.
+pub(crate) fn unknown_method(method: &str) -> String {
+    format!("called {method}, which the Raft service does not define\n  breaks {GIVEN_MESSAGES}")
+}
+
+/// Bytes that do not decode as the given type of `method`.
+pub(crate) fn undecodable(method: &str, what: &str, error: &str) -> String {
+    format!(
+        "sent a {method} {what} that does not decode as raft_messages defines it ({error})\n  \
+         breaks {GIVEN_MESSAGES}"
+    )
+}
+
+/// A request sent by `from` names `named` as its candidate or leader.
+pub(crate) fn sender_is_named(from: usize, named: usize, what: &str) -> Result<(), String> {
+    if from == named {
+        return Ok(());
+    }
+    violation(
+        GIVEN_MESSAGES,
+        format!("S{from} sent a {what} that names S{named} as its sender"),
+    )
+}
+
+/// `peer` answered a request of term `request_term` with a grant or a
+/// success (`accepted`) carrying `reply_term`: it may only accept in its
+/// current term, so the two must be equal.
+pub(crate) fn success_in_request_term(
+    peer: usize,
+    request_term: u64,
+    reply_term: u64,
+    accepted: bool,
+) -> Result<(), String> {
+    if !accepted || request_term == reply_term {
+        return Ok(());
+    }
+    violation(
+        REFUSE_STALE_TERM,
+        format!(
+            "S{peer} accepted a request of term {request_term} while in term {reply_term} (its \
+             reply says so)"
+        ),
+    )
+}
+
+/// `voter` grants its vote in `term` to `candidate`, having granted it
+/// to `earlier` before in that term (or acted as its leader).
+pub(crate) fn grant_once(
+    voter: usize,
+    term: u64,
+    candidate: usize,
+    earlier: Option<usize>,
+) -> Result<(), String> {
+    match earlier {
+        Some(earlier) if earlier != candidate => violation(
+            VOTE_ONCE,
+            format!(
+                "S{voter} granted its vote in term {term} to S{candidate}, after granting it \
+                 to S{earlier} in that term"
+            ),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// `voter` grants its first vote of `term`; `saved` says whether it
+/// called Persister::save after the request reached it.
+pub(crate) fn grant_saved(
+    voter: usize,
+    term: u64,
+    candidate: usize,
+    saved: bool,
+) -> Result<(), String> {
+    if saved {
+        return Ok(());
+    }
+    violation(
+        PERSIST_VOTE,
+        format!(
+            "S{voter} granted its vote in term {term} to S{candidate} without saving anything \
+             since the request arrived"
+        ),
+    )
+}
+
+/// `leader` sends `what` in `term`, which only a leader of `term` does:
+/// the peers for which `granted` holds (itself among them) must decide in
+/// one of `configs`, and it must not have voted for another (`own_vote`).
+pub(crate) fn leader_has_quorum(
+    leader: usize,
+    term: u64,
+    what: &str,
+    own_vote: Option<usize>,
+    granted: &dyn Fn(usize) -> bool,
+    configs: &[raft_messages::Membership],
+) -> Result<(), String> {
+    if let Some(other) = own_vote.filter(|&other| other != leader) {
+        return violation(
+            VOTE_ONCE,
+            format!("S{leader} sent {what} as the leader of term {term}, having voted for S{other} in it"),
+        );
+    }
+    if configs.iter().any(|config| config.is_quorum(granted)) {
+        return Ok(());
+    }
+    let voters: Vec<usize> = configs
+        .iter()
+        .flat_map(|config| config.voters())
+        .filter(|&p| granted(p))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let names: Vec<String> = voters.iter().map(|p| format!("S{p}")).collect();
+    violation(
+        MAJORITY,
+        format!(
+            "S{leader} sent {what} as the leader of term {term}, but only {} granted it a vote \
+             in term {term}: no majority",
+            names.join(", ")
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,6 +22,7 @@ use crate::ends::{fresh_ends, server_name};
 use crate::judged::{Disk, FirstDeath, Judged, Wiring};
 use crate::membership;
 use crate::protocol::Role;
+use crate::referee::Referee;
 use crate::remote_raft::RemoteRaft;
 use crate::rules::{likely_causes, SNAPSHOT_SAVE};
 use crate::{runrecord, Net, Session, ELECTION_TIMEOUT};
@@ -58,6 +59,8 @@ pub struct Config {
     history: KvRecorder,
     /// The first death of a server or clerk process, which fails the test.
     death: FirstDeath,
+    /// The judge of every Raft message the servers send and answer.
+    referee: Arc<Referee>,
     mark: Mutex<Mark>,
     /// The last field, so the next test may start only after the servers
     /// are dead.
@@ -121,6 +124,9 @@ impl Config {
                 })
                 .collect(),
         );
+        let death = FirstDeath::default();
+        let members = initial_members.clone().unwrap_or_else(|| (0..n).collect());
+        let referee = Arc::new(Referee::new(members, death.clone()));
         let cfg = Config {
             n,
             net: network,
@@ -130,7 +136,8 @@ impl Config {
             next_client_id: AtomicUsize::new(0),
             ops: Arc::new(AtomicUsize::new(0)),
             history: KvRecorder::new(),
-            death: FirstDeath::default(),
+            death,
+            referee,
             mark: Mutex::new(Mark {
                 at: Instant::now(),
                 rpcs: 0,
@@ -226,7 +233,13 @@ impl Config {
         let (end_names, mut ends) = fresh_ends(&self.net, self.n);
         ends.shuffle(&mut rand::rng());
         let id = self.next_client_id.fetch_add(1, Ordering::Relaxed);
-        let process = self.spawn(&format!("C{id}"), Role::Clerk { n: self.n }, ends, None);
+        let process = self.spawn(
+            &format!("C{id}"),
+            Role::Clerk { n: self.n },
+            ends,
+            None,
+            None,
+        );
         let clerk = TestClerk::new(
             process,
             id,
@@ -444,7 +457,7 @@ impl Config {
             members: self.initial_members.clone(),
         };
         runrecord::harness_action(i, Kind::Started, "started");
-        let process = self.spawn(&format!("S{i}"), role, ends, Some(disk));
+        let process = self.spawn(&format!("S{i}"), role, ends, Some(disk), Some(i));
         self.net.add_server(&server_name(i), process.server());
         self.servers.lock()[i].kv = Some(RemoteRaft::new(process));
     }
@@ -458,6 +471,7 @@ impl Config {
         role: Role,
         ends: Vec<labrpc::ClientEnd>,
         disk: Option<Arc<Mutex<Disk>>>,
+        raft_peer: Option<usize>,
     ) -> Arc<Judged> {
         let wiring = Wiring {
             ends,
@@ -465,6 +479,7 @@ impl Config {
             applied: None,
             on_death: self.death.recorder(),
             env: Vec::new(),
+            referee: raft_peer.map(|i| (Arc::clone(&self.referee), i)),
         };
         match Judged::spawn(label, role, wiring) {
             Ok(process) => Arc::new(process),

@@ -1,4 +1,3 @@
-// @solution-file 2B
 //! Serde for byte vectors as one run of bytes rather than a sequence of
 //! one-byte elements. The postcard encoding is the same (a length, then the
 //! bytes), but writing it is a copy instead of a call per byte: it matters
@@ -9,13 +8,13 @@ use std::fmt;
 use serde::de::{self, Deserializer, Visitor};
 use serde::Serializer;
 
-/// The serializing half of `#[serde(with = "crate::bytes")]`.
-pub(crate) fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+/// The serializing half of `#[serde(with = "raft_messages::bytes")]`.
+pub fn serialize<S: Serializer>(bytes: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
     serializer.serialize_bytes(bytes)
 }
 
-/// The deserializing half of `#[serde(with = "crate::bytes")]`.
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
+/// The deserializing half of `#[serde(with = "raft_messages::bytes")]`.
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
     deserializer.deserialize_byte_buf(ByteBuf)
 }
 
