@@ -29,6 +29,25 @@ const TEST_PACKAGE: &str = "raft-labs";
 /// last build's artifacts would pass for fresh.
 const WORKSPACE_CRATES: [&str; 5] = ["labrpc", "lincheck", "raft", "kvraft", TEST_PACKAGE];
 
+/// The variables of the grader's environment that cargo, and so rustc and
+/// the linker, keep for a build; they get none of its others. A submission
+/// can compile its compiler's environment into its code
+/// (`include_str!("/proc/self/environ")`, `env!`) and print it in a test,
+/// so a variable of the grader's (a secret, a path) would end up in the
+/// reports. These are what a build needs: where the programs are, where the
+/// toolchain and the registry are (and which toolchain), the locale and the
+/// temporary directory. The grader sets no variable of its own for a build
+/// (the build directory is `--target-dir`).
+const BUILD_ENVIRONMENT: [&str; 7] = [
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "LANG",
+    "TMPDIR",
+];
+
 /// The file, in the build directory, naming the tree built there last.
 const LAST_TREE: &str = "grading-last-tree";
 
@@ -141,7 +160,7 @@ pub fn build(
         fs::write(&last_tree, &this_tree).map_err(io_error(&last_tree))?;
     }
 
-    let mut command = Command::new(request.cargo);
+    let mut command = cargo_command(request.cargo);
     command
         .current_dir(request.tree)
         .args(["test", "--release", "--no-run", "--message-format=json"])
@@ -280,6 +299,18 @@ fn toolchain_homes() -> Vec<PathBuf> {
         .collect()
 }
 
+/// A command running `cargo` with only the [`BUILD_ENVIRONMENT`] of the
+/// grader's environment.
+fn cargo_command(cargo: &Path) -> Command {
+    let mut command = Command::new(cargo);
+    command.env_clear().envs(
+        BUILD_ENVIRONMENT
+            .iter()
+            .filter_map(|&name| Some((name, std::env::var_os(name)?))),
+    );
+    command
+}
+
 /// The cargo that runs the grader (`cargo run`), else the one on `PATH`.
 pub fn cargo_program() -> PathBuf {
     std::env::var_os("CARGO").map_or_else(|| PathBuf::from("cargo"), PathBuf::from)
@@ -294,7 +325,7 @@ fn clean_workspace_crates(
     tree: &Path,
     timeout: Duration,
 ) -> Result<(), Error> {
-    let mut command = Command::new(cargo);
+    let mut command = cargo_command(cargo);
     command
         .current_dir(tree)
         .args(["clean", "--release", "--quiet", "--target-dir"])

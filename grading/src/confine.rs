@@ -7,6 +7,7 @@ use std::ffi::CString;
 use std::fs;
 use std::io;
 use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{chown, PermissionsExt};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -105,6 +106,64 @@ impl Confinement {
         lines
     }
 
+    /// Fails, naming the first directory on the way it may not search,
+    /// unless the runs' user can reach `dir` (an absolute path) from `/`:
+    /// the runs start their binaries below it, and the kernel would refuse
+    /// every one of them ("Permission denied") only after the build. The
+    /// kernel itself answers, for a process that has become that user as a
+    /// run does. Runs that keep the grader's user need no check.
+    pub fn check_reachable(&self, dir: &Path) -> Result<(), Error> {
+        let Some(user) = self.user else {
+            return Ok(());
+        };
+        let mut on_the_way: Vec<&Path> = dir.ancestors().collect();
+        on_the_way.reverse();
+        let paths = on_the_way
+            .iter()
+            .map(|path| CString::new(path.as_os_str().as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| Error::Other(format!("{}: a NUL byte in the path", dir.display())))?;
+        // The probe never gets to exec (`true` is only a name): between
+        // fork and exec it becomes the user, then exits with the number of
+        // the first directory it may not search, or 0.
+        let mut probe = Command::new("true");
+        let search = move || -> io::Result<()> {
+            // SAFETY: only system calls, on integers and the paths made
+            // before the fork.
+            unsafe {
+                become_user(user)?;
+                let blocked = paths
+                    .iter()
+                    .position(|path| libc::access(path.as_ptr(), libc::X_OK) != 0);
+                let code = blocked.map_or(0, |at| i32::try_from(at + 1).unwrap_or(i32::MAX));
+                libc::_exit(code.min(255));
+            }
+        };
+        // SAFETY: `search` makes system calls only (see above).
+        unsafe { probe.pre_exec(search) };
+        let spawn_error = |source| Error::Spawn {
+            program: format!("a process as uid {} to check what it can reach", user.uid),
+            source,
+        };
+        let status = probe
+            .spawn()
+            .and_then(|mut probe| probe.wait())
+            .map_err(spawn_error)?;
+        let blocked = match status.code() {
+            Some(0) => return Ok(()),
+            Some(code) => on_the_way.get(code as usize - 1).copied().unwrap_or(dir),
+            None => dir,
+        };
+        Err(Error::Other(format!(
+            "the test runs' user (uid {}) cannot reach {}: it may not search {}; put the reference tree \
+             under directories that user can search (not under a 0700 home or mktemp -d), or pass \
+             --run-as a user who can",
+            user.uid,
+            dir.display(),
+            blocked.display()
+        )))
+    }
+
     /// Whether runs get a memory cgroup each.
     pub fn has_cgroups(&self) -> bool {
         self.cgroups.is_some()
@@ -143,6 +202,22 @@ impl Confinement {
             memory_limit: self.memory_limit,
         })
     }
+}
+
+/// Makes the calling process `user`, with no supplementary groups. Only
+/// system calls: it may run between fork and exec.
+fn become_user(user: User) -> io::Result<()> {
+    // SAFETY: setgroups with a count of 0 reads no memory; setgid and
+    // setuid take integers.
+    unsafe {
+        if libc::setgroups(0, std::ptr::null()) != 0
+            || libc::setgid(user.gid) != 0
+            || libc::setuid(user.uid) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The confinement of one run.
@@ -192,12 +267,7 @@ impl Jail {
                     }
                 }
                 if let Some(user) = user {
-                    if libc::setgroups(0, std::ptr::null()) != 0
-                        || libc::setgid(user.gid) != 0
-                        || libc::setuid(user.uid) != 0
-                    {
-                        return Err(io::Error::last_os_error());
-                    }
+                    become_user(user)?;
                 }
             }
             match ruleset {

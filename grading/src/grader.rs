@@ -172,6 +172,8 @@ pub fn grade_in(
     // The runs' user reaches the test binaries and the tree through it.
     fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755))
         .map_err(io_error(scratch.path()))?;
+    // Before the build, which a run the user cannot start would waste.
+    confinement.check_reachable(scratch.path())?;
     let mut progress = Progress::new(visible);
     let spinner = progress.phase(&match &submission {
         Some(dir) => format!("building {}", dir.display()),

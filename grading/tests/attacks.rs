@@ -505,3 +505,34 @@ fn a_submission_that_includes_the_reference_solution_does_not_build() {
         &format!("couldn't read `{}`: Permission denied", stolen.display()),
     );
 }
+
+#[test]
+fn the_build_environment_holds_none_of_the_graders_variables() {
+    // rustc reads what include_str! names at build time, /proc included:
+    // the peers print the variables of the compiler's environment that
+    // the attack looks for. The grader's own variable is the mark.
+    let (_, said) = attack(
+        "environ",
+        |tree| {
+            let lib = tree.join("raft/src/lib.rs");
+            let mut text = fs::read_to_string(&lib).unwrap();
+            text.push_str("\npub const ENVIRON: &str = include_str!(\"/proc/self/environ\");\n");
+            fs::write(lib, text).unwrap();
+            plant_in_new(
+                tree,
+                &format!(
+                    r#"for variable in crate::ENVIRON.split('\0') {{
+                if variable.starts_with("{MARK_VAR}=") || variable.starts_with("CARGO_PKG_NAME=") {{
+                    eprintln!("leaked: {{variable}}");
+                }}
+            }}"#
+                ),
+            );
+        },
+        &[],
+    );
+    // The attack read the compiler's environment...
+    assert_said(&said, "leaked: CARGO_PKG_NAME=raft");
+    // ...which held nothing of the grader's.
+    assert!(!said.contains(&format!("leaked: {MARK_VAR}")), "{said}");
+}

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use grading::exit;
 use support::plant::{
-    assert_scored, grade_2a, grade_2a_while, handout_in, plant_in_fn, reference_copy, submission,
+    assert_scored, grade_2a, grade_2a_in_turn, grade_2a_while, handout_in, plant_in_fn,
+    reference_copy, submission, turn,
 };
 use support::{
     assert_no_marked_process, mark, marked, parent_of, points_in_2a, reference, tests_in_2a,
@@ -312,4 +313,51 @@ fn a_submission_that_does_not_compile_scores_zero_with_the_errors() {
         .unwrap()
         .iter()
         .all(|t| t["status"] == "failed"));
+}
+
+/// Gives a directory its mode back when dropped.
+struct ModeBack(std::path::PathBuf, u32);
+
+impl Drop for ModeBack {
+    fn drop(&mut self) {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&self.0, fs::Permissions::from_mode(self.1)).unwrap();
+    }
+}
+
+#[test]
+fn a_scratch_directory_the_runs_user_cannot_reach_stops_the_grading_at_once() {
+    use std::os::unix::fs::PermissionsExt;
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("the grader is not root: runs keep its user, who reaches its own files");
+        return;
+    }
+    // As under a 0700 /root or mktemp -d: the runs' user (nobody) may not
+    // search a directory above the runs' binaries. Held in turn: every
+    // grading of this binary uses the directory.
+    let _turn = turn();
+    let blocked = reference().join("target/grading/scratch");
+    fs::create_dir_all(&blocked).unwrap();
+    let mode = fs::metadata(&blocked).unwrap().permissions().mode() & 0o7777;
+    let _back = ModeBack(blocked.clone(), mode);
+    fs::set_permissions(&blocked, fs::Permissions::from_mode(0o700)).unwrap();
+    let started = Instant::now();
+    let graded = grade_2a_in_turn(&[], &[], |_| {});
+    assert_eq!(graded.code, i32::from(exit::ERROR), "{}", graded.describe());
+    let lines: Vec<&str> = graded.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", graded.describe());
+    assert!(
+        lines[0].contains(&format!("it may not search {};", blocked.display()))
+            && lines[0].contains("--run-as"),
+        "{}",
+        graded.describe()
+    );
+    // Before the build, and before any run.
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{}",
+        graded.describe()
+    );
+    assert!(!graded.report.path().join("results.json").exists());
 }
