@@ -18,6 +18,7 @@ use raft_messages::{
     RequestVoteReply, APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE,
 };
 use serde::de::DeserializeOwned;
+use serde::Deserialize;
 
 use crate::judged::FirstDeath;
 use crate::rules;
@@ -31,9 +32,28 @@ pub(crate) struct Referee {
 
 /// A request as its receiver got it, kept until it answers.
 pub(crate) struct Arrival {
-    request: Request,
+    method: Method,
+    head: Head,
     /// The receiver's saves before the request reached it.
     saves: u64,
+}
+
+/// Which Raft request.
+#[derive(Clone, Copy)]
+enum Method {
+    Vote,
+    Append,
+    Snapshot,
+}
+
+/// The first two fields of every Raft request: its term and the peer that
+/// sends it (candidate or leader). The receiver's side decodes only these,
+/// from the start of the request's bytes, so it copies no entries and no
+/// snapshot chunk (the sender's side decoded the whole request).
+#[derive(Deserialize)]
+struct Head {
+    term: u64,
+    sender: usize,
 }
 
 /// A decoded Raft request.
@@ -100,32 +120,39 @@ impl Referee {
         if !method.starts_with("Raft.") {
             return None;
         }
+        let method = match method {
+            REQUEST_VOTE => Method::Vote,
+            APPEND_ENTRIES => Method::Append,
+            INSTALL_SNAPSHOT => Method::Snapshot,
+            _ => return None,
+        };
         // The sender's `sent` already reported a request that does not
         // decode; here it is only not judged again.
-        let request = decode_request(method, request).ok()?;
+        let (head, _) = postcard::take_from_bytes::<Head>(request).ok()?;
         let saves = self.proof.lock().saves_of(to);
-        Some(Arrival { request, saves })
+        Some(Arrival {
+            method,
+            head,
+            saves,
+        })
     }
 
     /// Peer `to` answered the request of `arrival` with `reply`.
     pub(crate) fn answered(&self, to: usize, arrival: &Arrival, reply: &[u8]) {
-        let verdict = match &arrival.request {
-            Request::Vote(args) => match decode::<RequestVoteReply>(REQUEST_VOTE, reply, "reply") {
+        let Head { term, sender } = arrival.head;
+        let verdict = match arrival.method {
+            Method::Vote => match decode::<RequestVoteReply>(REQUEST_VOTE, reply, "reply") {
                 Ok(reply) => self
                     .proof
                     .lock()
-                    .check_vote(to, args, &reply, arrival.saves),
+                    .check_vote(to, term, sender, &reply, arrival.saves),
                 Err(problem) => Err(format!("S{to} {problem}")),
             },
-            Request::Append(args) => {
-                match decode::<AppendEntriesReply>(APPEND_ENTRIES, reply, "reply") {
-                    Ok(reply) => {
-                        rules::success_in_request_term(to, args.term, reply.term, reply.success)
-                    }
-                    Err(problem) => Err(format!("S{to} {problem}")),
-                }
-            }
-            Request::Snapshot(_) => Ok(()),
+            Method::Append => match decode::<AppendEntriesReply>(APPEND_ENTRIES, reply, "reply") {
+                Ok(reply) => rules::success_in_request_term(to, term, reply.term, reply.success),
+                Err(problem) => Err(format!("S{to} {problem}")),
+            },
+            Method::Snapshot => Ok(()),
         };
         self.judge(verdict);
     }
@@ -188,32 +215,28 @@ impl Proof {
         Ok(())
     }
 
-    /// Voter `voter` answered the vote request `args` with `reply`, having
+    /// Voter `voter` answered `candidate`'s vote request of `term` with `reply`, having
     /// made `saves` saves before the request reached it.
     fn check_vote(
         &mut self,
         voter: usize,
-        args: &RequestVoteArgs,
+        term: u64,
+        candidate: usize,
         reply: &RequestVoteReply,
         saves: u64,
     ) -> Result<(), String> {
         if !reply.vote_granted {
             return Ok(());
         }
-        rules::success_in_request_term(voter, args.term, reply.term, true)?;
-        let earlier = self.grants.get(&(voter, args.term)).copied();
-        rules::grant_once(voter, args.term, args.candidate, earlier)?;
+        rules::success_in_request_term(voter, term, reply.term, true)?;
+        let earlier = self.grants.get(&(voter, term)).copied();
+        rules::grant_once(voter, term, candidate, earlier)?;
         if earlier.is_none() {
-            rules::grant_saved(
-                voter,
-                args.term,
-                args.candidate,
-                self.saves_of(voter) > saves,
-            )?;
-            if self.leaders.contains(&(voter, args.term)) {
-                return rules::grant_once(voter, args.term, args.candidate, Some(voter));
+            rules::grant_saved(voter, term, candidate, self.saves_of(voter) > saves)?;
+            if self.leaders.contains(&(voter, term)) {
+                return rules::grant_once(voter, term, candidate, Some(voter));
             }
-            self.grants.insert((voter, args.term), args.candidate);
+            self.grants.insert((voter, term), candidate);
         }
         Ok(())
     }
