@@ -347,6 +347,111 @@ fn snapshot_stale_chunk() {
     cfg.end();
 }
 
+#[test]
+fn snapshot_arrives_after_the_follower_passed_it() {
+    let (cfg, lag) = lagging(
+        "a whole snapshot the follower has already passed arrives late",
+        MIB,
+        MIB / 16,
+    );
+    hold_into(&cfg, lag.victim, true);
+    cfg.restart(lag.victim);
+    // Let the requests through, one round at a time, until the leader
+    // sends the snapshot; take that one off the network.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let late = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the leader S{} sent no InstallSnapshot for 10 s to S{}, which lags behind its \
+             snapshot{}",
+            lag.leader,
+            lag.victim,
+            likely_causes(&[rules::INSTALL_SNAPSHOT])
+        );
+        await_held(&cfg, lag.victim, 1);
+        let taken = cfg.take_held(lag.leader, lag.victim);
+        if taken
+            .requests()
+            .any(|(method, _)| method == raft_messages::INSTALL_SNAPSHOT)
+        {
+            break taken;
+        }
+        cfg.deliver_taken(lag.leader, lag.victim, taken);
+        deliver_into(&cfg, lag.victim, Config::deliver_held);
+    };
+    hold_into(&cfg, lag.victim, false);
+    deliver_into(&cfg, lag.victim, Config::deliver_held);
+    // It installs a resent copy and commits past it; then the first copy
+    // arrives, and must change nothing.
+    catch_up(&cfg, &lag, Duration::from_secs(20));
+    cfg.deliver_taken(lag.leader, lag.victim, late);
+    cfg.one(random_int(), 3, true);
+    cfg.end();
+}
+
+#[test]
+fn snapshot_of_an_entry_from_an_earlier_term() {
+    let cfg = Config::new(5, Net::Reliable, Applier::Snapshotting);
+    cfg.begin("a snapshot ends at an entry of an earlier term than the current one");
+    for _ in 1..SNAPSHOT_INTERVAL {
+        cfg.one(random_int(), 5, true);
+    }
+    // The entry a snapshot will end at reaches one follower, `heir`, in
+    // the first leader's term, and no majority: it commits only once
+    // `heir` leads a later term (the two others it can reach are behind
+    // it, so only it can win).
+    let old = cfg.check_one_leader();
+    let [heir, behind, also_behind, away] = [1, 2, 3, 4].map(|k| (old + k) % 5);
+    for i in [behind, also_behind, away] {
+        cfg.disconnect(i);
+    }
+    cfg.hold_link(old, heir, true);
+    cfg.start(old, random_int());
+    deliver_until_entry(&cfg, old, heir, SNAPSHOT_INTERVAL);
+    cfg.disconnect(old);
+    cfg.hold_link(old, heir, false);
+    cfg.connect(behind);
+    cfg.connect(also_behind);
+    cfg.one(random_int(), 3, true);
+    cfg.connect(old);
+    cfg.connect(away);
+    cfg.one(random_int(), 5, true);
+    // The peers that applied the entry snapshotted at it; each restarts
+    // from its snapshot, which must name the entry's own term.
+    for i in 0..5 {
+        cfg.restart(i);
+        cfg.one(random_int(), 5, true);
+    }
+    cfg.end();
+}
+
+/// Delivers the requests held from `from` to `to`, one round at a time,
+/// until one carries the entry at `index`.
+fn deliver_until_entry(cfg: &Config, from: usize, to: usize, index: u64) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "S{from} sent S{to} no AppendEntries with entry {index} for 5 s after start(){}",
+            likely_causes(&[rules::REPLICATION])
+        );
+        if cfg.held_count(from, to) == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
+        let taken = cfg.take_held(from, to);
+        let carries = taken.requests().any(|(method, bytes)| {
+            method == raft_messages::APPEND_ENTRIES
+                && postcard::from_bytes::<raft_messages::AppendEntriesArgs>(bytes)
+                    .is_ok_and(|args| args.prev_log_index + (args.entries.len() as u64) >= index)
+        });
+        cfg.deliver_taken(from, to, taken);
+        if carries {
+            return;
+        }
+    }
+}
+
 const MIB: usize = 1 << 20;
 
 /// Characters in each command of the chunk tests: the snapshot, which holds

@@ -558,6 +558,13 @@ impl TakenRequests {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Each request's method (`"Service.Method"`) and bytes, oldest first.
+    pub fn requests(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.0
+            .iter()
+            .map(|delivery| (&*delivery.method, delivery.request.as_slice()))
+    }
 }
 
 impl Drop for TakenRequests {

@@ -116,6 +116,8 @@ fn taken_requests_reach_the_server_that_replaced_theirs() {
     let replies: Vec<_> = (1..=2).map(|x| push(&end, x)).collect();
     let taken = net.take_held("client");
     assert_eq!(taken.len(), 2);
+    let methods: Vec<&str> = taken.requests().map(|(method, _)| method).collect();
+    assert_eq!(methods, ["Log.Push", "Log.Push"]);
     assert_eq!(net.held_count("client"), 0);
 
     // The server crashes (its end is cut, then it is replaced) while the

@@ -234,6 +234,9 @@ impl Judged {
             panic: Mutex::new(None),
             referee: wiring.referee.clone(),
         });
+        if let Some((referee, me)) = &wiring.referee {
+            referee.started(*me);
+        }
         for (stream, pipe) in [
             (
                 "stdout",
@@ -406,6 +409,9 @@ impl Shared {
                 }
             }
             FromPeer::Applied(applied) => {
+                if let Some((referee, me)) = &self.referee {
+                    referee.applied(*me, &applied);
+                }
                 let kind = match &applied {
                     Applied::Command { index, term, .. }
                     | Applied::Membership { index, term, .. } => Kind::Applied {
@@ -489,8 +495,9 @@ impl Shared {
         });
         let on_reply: OnReply = match judged {
             Some((referee, me, arrival)) => Box::new(move |outcome| {
-                if let Ok(reply) = &outcome {
-                    referee.answered(me, &arrival, reply);
+                match &outcome {
+                    Ok(reply) => referee.answered(me, &arrival, reply),
+                    Err(_) => referee.unanswered(me, &arrival),
                 }
                 on_reply(outcome)
             }),

@@ -35,6 +35,7 @@ mod judged;
 pub mod kv;
 mod logcapture;
 mod membership;
+mod proof;
 pub mod protocol;
 mod referee;
 mod remote_raft;

@@ -10,18 +10,17 @@
 //! when its receiver answers it (what the answer claims: a vote, a success),
 //! with the saves the receiver made in between.
 
-use std::collections::{HashMap, HashSet};
-
 use parking_lot::Mutex;
 use raft_messages::{
-    AppendEntriesArgs, AppendEntriesReply, InstallSnapshotArgs, Membership, RequestVoteArgs,
-    RequestVoteReply, APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE,
+    AppendEntriesReply, InstallSnapshotReply, Membership, RequestVoteArgs, RequestVoteReply,
+    APPEND_ENTRIES, INSTALL_SNAPSHOT, REQUEST_VOTE,
 };
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::judged::FirstDeath;
-use crate::rules;
+use crate::proof::{end_of, Proof, Ticket};
+use crate::protocol::Applied;
+use crate::rules::{self, LogPoint};
 
 /// The judge of one cluster's Raft messages; shared by every process of
 /// the cluster, across restarts.
@@ -32,50 +31,89 @@ pub(crate) struct Referee {
 
 /// A request as its receiver got it, kept until it answers.
 pub(crate) struct Arrival {
-    method: Method,
-    head: Head,
-    /// The receiver's saves before the request reached it.
-    saves: u64,
-}
-
-/// Which Raft request.
-#[derive(Clone, Copy)]
-enum Method {
-    Vote,
-    Append,
-    Snapshot,
-}
-
-/// The first two fields of every Raft request: its term and the peer that
-/// sends it (candidate or leader). The receiver's side decodes only these,
-/// from the start of the request's bytes, so it copies no entries and no
-/// snapshot chunk (the sender's side decoded the whole request).
-#[derive(Deserialize)]
-struct Head {
+    request: Summary,
     term: u64,
     sender: usize,
+    /// The receiver's saves before the request reached it.
+    saves: u64,
+    ticket: Ticket,
 }
 
-/// A decoded Raft request.
-#[derive(Debug)]
-enum Request {
-    Vote(RequestVoteArgs),
-    Append(AppendEntriesArgs),
-    Snapshot(InstallSnapshotArgs),
+/// What the rules need of a request once it is answered.
+#[derive(Clone, Copy)]
+enum Summary {
+    Vote {
+        last: LogPoint,
+    },
+    Append {
+        prev: LogPoint,
+        end: LogPoint,
+        leader_commit: u64,
+    },
+    Snapshot {
+        last: LogPoint,
+        done: bool,
+    },
 }
 
-/// What the messages so far prove.
-#[derive(Default)]
-struct Proof {
-    /// `(voter, term)` -> the candidate it granted its vote to.
-    grants: HashMap<(usize, u64), usize>,
-    /// The saves each peer made, counted across its restarts.
-    saves: HashMap<usize, u64>,
-    /// Every configuration seen: the initial one and each one a message
-    /// carried. A leader's grants must be a quorum of one of them.
-    configs: Vec<Membership>,
-    /// `(leader, term)` pairs already shown to hold a quorum's grants.
-    leaders: HashSet<(usize, u64)>,
+/// An AppendEntries request read in place: the entries' commands stay in
+/// the request's bytes (the judge needs only their terms and
+/// configurations), so reading one copies no command. Its fields are
+/// `raft_messages::AppendEntriesArgs`'s, in order.
+#[derive(Deserialize)]
+struct AppendView<'a> {
+    term: u64,
+    leader: usize,
+    prev_log_index: u64,
+    prev_log_term: u64,
+    #[serde(borrow)]
+    entries: Vec<EntryView<'a>>,
+    leader_commit: u64,
+}
+
+/// `raft_messages::Entry`, read in place.
+#[derive(Deserialize)]
+struct EntryView<'a> {
+    term: u64,
+    #[serde(borrow)]
+    _command: &'a [u8],
+    membership: Option<Membership>,
+}
+
+/// `raft_messages::InstallSnapshotArgs`, read in place.
+#[derive(Deserialize)]
+struct SnapshotView<'a> {
+    term: u64,
+    leader: usize,
+    last_included_index: u64,
+    last_included_term: u64,
+    membership: Membership,
+    _offset: u64,
+    #[serde(borrow)]
+    _data: &'a [u8],
+    done: bool,
+}
+
+impl AppendView<'_> {
+    fn prev(&self) -> LogPoint {
+        LogPoint {
+            term: self.prev_log_term,
+            index: self.prev_log_index,
+        }
+    }
+
+    fn entry_terms(&self) -> Vec<u64> {
+        self.entries.iter().map(|e| e.term).collect()
+    }
+}
+
+impl SnapshotView<'_> {
+    fn last(&self) -> LogPoint {
+        LogPoint {
+            term: self.last_included_term,
+            index: self.last_included_index,
+        }
+    }
 }
 
 impl Referee {
@@ -83,34 +121,54 @@ impl Referee {
     /// violation is recorded in `failure`, which fails the test.
     pub(crate) fn new(members: Vec<usize>, failure: FirstDeath) -> Referee {
         Referee {
-            proof: Mutex::new(Proof {
-                configs: vec![Membership::Stable(members)],
-                ..Proof::default()
-            }),
+            proof: Mutex::new(Proof::new(members)),
             failure,
         }
     }
 
     /// Peer `from` hands `request` for `method` to the network.
     pub(crate) fn sent(&self, from: usize, method: &str, request: &[u8]) {
-        let Some(decoded) = self.decode_request(from, method, request) else {
+        if !method.starts_with("Raft.") {
             return;
-        };
-        let mut proof = self.proof.lock();
-        let verdict = match &decoded {
-            Request::Vote(args) => rules::sender_is_named(from, args.candidate, "RequestVote"),
-            Request::Append(args) => {
-                proof.learn_configs(args.entries.iter().filter_map(|e| e.membership.as_ref()));
-                rules::sender_is_named(from, args.leader, "AppendEntries")
-                    .and_then(|()| proof.check_leader(from, args.term, "AppendEntries"))
+        }
+        let verdict = match method {
+            REQUEST_VOTE => {
+                decode::<RequestVoteArgs>(from, method, request, "request").and_then(|args| {
+                    rules::sender_is_named(from, args.candidate, "RequestVote")?;
+                    let last = LogPoint {
+                        term: args.last_log_term,
+                        index: args.last_log_index,
+                    };
+                    self.proof.lock().sent_vote(from, args.term, last)
+                })
             }
-            Request::Snapshot(args) => {
-                proof.learn_configs([&args.membership]);
-                rules::sender_is_named(from, args.leader, "InstallSnapshot")
-                    .and_then(|()| proof.check_leader(from, args.term, "InstallSnapshot"))
+            APPEND_ENTRIES => {
+                decode::<AppendView>(from, method, request, "request").and_then(|args| {
+                    rules::sender_is_named(from, args.leader, "AppendEntries")?;
+                    let mut proof = self.proof.lock();
+                    proof.learn_configs(args.entries.iter().filter_map(|e| e.membership.as_ref()));
+                    proof.check_leader(from, args.term, "AppendEntries")?;
+                    let entry_terms = args.entry_terms();
+                    proof.sent_entries(
+                        from,
+                        args.term,
+                        args.prev(),
+                        &entry_terms,
+                        args.leader_commit,
+                    )
+                })
             }
+            INSTALL_SNAPSHOT => {
+                decode::<SnapshotView>(from, method, request, "request").and_then(|args| {
+                    rules::sender_is_named(from, args.leader, "InstallSnapshot")?;
+                    let mut proof = self.proof.lock();
+                    proof.learn_configs([&args.membership]);
+                    proof.check_leader(from, args.term, "InstallSnapshot")?;
+                    proof.sent_snapshot(from, args.term, args.last())
+                })
+            }
+            other => Err(format!("S{from} {}", rules::unknown_method(other))),
         };
-        drop(proof);
         self.judge(verdict);
     }
 
@@ -120,66 +178,133 @@ impl Referee {
         if !method.starts_with("Raft.") {
             return None;
         }
-        let method = match method {
-            REQUEST_VOTE => Method::Vote,
-            APPEND_ENTRIES => Method::Append,
-            INSTALL_SNAPSHOT => Method::Snapshot,
-            _ => return None,
-        };
         // The sender's `sent` already reported a request that does not
         // decode; here it is only not judged again.
-        let (head, _) = postcard::take_from_bytes::<Head>(request).ok()?;
-        let saves = self.proof.lock().saves_of(to);
+        let (term, sender, request) = match method {
+            REQUEST_VOTE => {
+                let args: RequestVoteArgs = postcard::from_bytes(request).ok()?;
+                let last = LogPoint {
+                    term: args.last_log_term,
+                    index: args.last_log_index,
+                };
+                (args.term, args.candidate, Summary::Vote { last })
+            }
+            APPEND_ENTRIES => {
+                let args: AppendView = postcard::from_bytes(request).ok()?;
+                let prev = args.prev();
+                let end = end_of(prev, &args.entry_terms());
+                let summary = Summary::Append {
+                    prev,
+                    end,
+                    leader_commit: args.leader_commit,
+                };
+                (args.term, args.leader, summary)
+            }
+            INSTALL_SNAPSHOT => {
+                let args: SnapshotView = postcard::from_bytes(request).ok()?;
+                let summary = Summary::Snapshot {
+                    last: args.last(),
+                    done: args.done,
+                };
+                (args.term, args.leader, summary)
+            }
+            _ => return None,
+        };
+        let mut proof = self.proof.lock();
+        let saves = proof.saves_of(to);
+        let ticket = match request {
+            Summary::Vote { .. } => proof.arrive_vote(to),
+            Summary::Append {
+                end, leader_commit, ..
+            } => proof.arrive(to, leader_commit.min(end.index)),
+            // Only the last chunk can install the snapshot.
+            Summary::Snapshot { last, done } => proof.arrive(to, if done { last.index } else { 0 }),
+        };
         Some(Arrival {
-            method,
-            head,
+            request,
+            term,
+            sender,
             saves,
+            ticket,
         })
     }
 
     /// Peer `to` answered the request of `arrival` with `reply`.
     pub(crate) fn answered(&self, to: usize, arrival: &Arrival, reply: &[u8]) {
-        let Head { term, sender } = arrival.head;
-        let verdict = match arrival.method {
-            Method::Vote => match decode::<RequestVoteReply>(REQUEST_VOTE, reply, "reply") {
-                Ok(reply) => self
-                    .proof
-                    .lock()
-                    .check_vote(to, term, sender, &reply, arrival.saves),
-                Err(problem) => Err(format!("S{to} {problem}")),
-            },
-            Method::Append => match decode::<AppendEntriesReply>(APPEND_ENTRIES, reply, "reply") {
-                Ok(reply) => rules::success_in_request_term(to, term, reply.term, reply.success),
-                Err(problem) => Err(format!("S{to} {problem}")),
-            },
-            Method::Snapshot => Ok(()),
+        let asked = (arrival.term, arrival.sender);
+        let verdict = match arrival.request {
+            Summary::Vote { last } => decode::<RequestVoteReply>(to, REQUEST_VOTE, reply, "reply")
+                .and_then(|reply| {
+                    self.proof.lock().answered_vote(
+                        to,
+                        (arrival.term, arrival.sender, last),
+                        &reply,
+                        arrival.saves,
+                        arrival.ticket,
+                    )
+                }),
+            Summary::Append {
+                prev,
+                end,
+                leader_commit,
+            } => {
+                decode::<AppendEntriesReply>(to, APPEND_ENTRIES, reply, "reply").and_then(|reply| {
+                    self.proof.lock().answered_append(
+                        to,
+                        asked,
+                        (prev, end, leader_commit),
+                        &reply,
+                        arrival.ticket,
+                    )
+                })
+            }
+            Summary::Snapshot { last, .. } => {
+                decode::<InstallSnapshotReply>(to, INSTALL_SNAPSHOT, reply, "reply").map(|reply| {
+                    self.proof.lock().answered_snapshot(
+                        to,
+                        asked,
+                        last,
+                        (reply.term, reply.installed),
+                        arrival.ticket,
+                    )
+                })
+            }
         };
         self.judge(verdict);
     }
 
+    /// Peer `to` will never answer the request of `arrival`: it died.
+    pub(crate) fn unanswered(&self, to: usize, arrival: &Arrival) {
+        self.proof.lock().unanswered(to, arrival.ticket);
+    }
+
     /// Peer `peer` called `Persister::save`.
     pub(crate) fn saved(&self, peer: usize) {
-        *self.proof.lock().saves.entry(peer).or_default() += 1;
+        self.proof.lock().saved(peer);
+    }
+
+    /// Peer `peer` started, in a new process.
+    pub(crate) fn started(&self, peer: usize) {
+        self.proof.lock().started(peer);
+    }
+
+    /// Peer `peer` sent `applied` on its apply channel.
+    pub(crate) fn applied(&self, peer: usize, applied: &Applied) {
+        let (index, term, snapshot) = match *applied {
+            Applied::Command { index, term, .. } | Applied::Membership { index, term, .. } => {
+                (index, term, false)
+            }
+            Applied::Snapshot { index, term, .. } => (index, term, true),
+        };
+        let verdict = self.proof.lock().applied(peer, index, term, snapshot);
+        self.judge(verdict);
     }
 
     /// Whether peer `peer` has acted as the leader of `term` (sent an
     /// AppendEntries or InstallSnapshot of that term, with a quorum's
     /// grants).
     pub(crate) fn has_led(&self, peer: usize, term: u64) -> bool {
-        self.proof.lock().leaders.contains(&(peer, term))
-    }
-
-    fn decode_request(&self, from: usize, method: &str, request: &[u8]) -> Option<Request> {
-        if !method.starts_with("Raft.") {
-            return None;
-        }
-        match decode_request(method, request) {
-            Ok(request) => Some(request),
-            Err(problem) => {
-                self.judge(Err(format!("S{from} {problem}")));
-                None
-            }
-        }
+        self.proof.lock().has_led(peer, term)
     }
 
     fn judge(&self, verdict: Result<(), String>) {
@@ -190,74 +315,25 @@ impl Referee {
     }
 }
 
-impl Proof {
-    fn saves_of(&self, peer: usize) -> u64 {
-        self.saves.get(&peer).copied().unwrap_or(0)
-    }
-
-    fn learn_configs<'a>(&mut self, configs: impl IntoIterator<Item = &'a Membership>) {
-        for config in configs {
-            if !self.configs.contains(config) {
-                self.configs.push(config.clone());
-            }
-        }
-    }
-
-    /// Peer `leader` acts as the leader of `term` by sending `what`.
-    fn check_leader(&mut self, leader: usize, term: u64, what: &str) -> Result<(), String> {
-        if self.leaders.contains(&(leader, term)) {
-            return Ok(());
-        }
-        let own_vote = self.grants.get(&(leader, term)).copied();
-        let granted = |p: usize| p == leader || self.grants.get(&(p, term)) == Some(&leader);
-        rules::leader_has_quorum(leader, term, what, own_vote, &granted, &self.configs)?;
-        self.leaders.insert((leader, term));
-        Ok(())
-    }
-
-    /// Voter `voter` answered `candidate`'s vote request of `term` with `reply`, having
-    /// made `saves` saves before the request reached it.
-    fn check_vote(
-        &mut self,
-        voter: usize,
-        term: u64,
-        candidate: usize,
-        reply: &RequestVoteReply,
-        saves: u64,
-    ) -> Result<(), String> {
-        if !reply.vote_granted {
-            return Ok(());
-        }
-        rules::success_in_request_term(voter, term, reply.term, true)?;
-        let earlier = self.grants.get(&(voter, term)).copied();
-        rules::grant_once(voter, term, candidate, earlier)?;
-        if earlier.is_none() {
-            rules::grant_saved(voter, term, candidate, self.saves_of(voter) > saves)?;
-            if self.leaders.contains(&(voter, term)) {
-                return rules::grant_once(voter, term, candidate, Some(voter));
-            }
-            self.grants.insert((voter, term), candidate);
-        }
-        Ok(())
-    }
-}
-
-fn decode_request(method: &str, bytes: &[u8]) -> Result<Request, String> {
-    match method {
-        REQUEST_VOTE => decode(method, bytes, "request").map(Request::Vote),
-        APPEND_ENTRIES => decode(method, bytes, "request").map(Request::Append),
-        INSTALL_SNAPSHOT => decode(method, bytes, "request").map(Request::Snapshot),
-        other => Err(rules::unknown_method(other)),
-    }
-}
-
-fn decode<T: DeserializeOwned>(method: &str, bytes: &[u8], what: &str) -> Result<T, String> {
-    postcard::from_bytes(bytes).map_err(|e| rules::undecodable(method, what, &e.to_string()))
+/// Decodes the `what` (request or reply) of `method` sent by `peer`.
+fn decode<'a, T: Deserialize<'a>>(
+    peer: usize,
+    method: &str,
+    bytes: &'a [u8],
+    what: &str,
+) -> Result<T, String> {
+    postcard::from_bytes(bytes).map_err(|e| {
+        format!(
+            "S{peer} {}",
+            rules::undecodable(method, what, &e.to_string())
+        )
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use raft_messages::AppendEntriesArgs;
 
     fn fresh() -> (Referee, FirstDeath) {
         let failure = FirstDeath::default();
@@ -308,6 +384,233 @@ mod tests {
 
     fn violation(failure: &FirstDeath) -> String {
         failure.get().unwrap_or_default()
+    }
+
+    /// An AppendEntries of `term` from `leader` with entries of `terms`
+    /// after `prev` (index, term), saying entries through `commit` are
+    /// committed.
+    fn append(term: u64, leader: usize, prev: (u64, u64), terms: &[u64], commit: u64) -> Vec<u8> {
+        postcard::to_allocvec(&AppendEntriesArgs {
+            term,
+            leader,
+            prev_log_index: prev.0,
+            prev_log_term: prev.1,
+            entries: terms
+                .iter()
+                .map(|&t| raft_messages::Entry::command(t, vec![7; 3]))
+                .collect(),
+            leader_commit: commit,
+        })
+        .unwrap()
+    }
+
+    /// `leader` sends `request` of `term` to `to`, which answers with a
+    /// success or, if not `success`, a refusal saying its log ends at
+    /// `log_len`.
+    fn deliver(
+        referee: &Referee,
+        (leader, to): (usize, usize),
+        term: u64,
+        request: &[u8],
+        success: bool,
+        log_len: u64,
+    ) {
+        referee.sent(leader, APPEND_ENTRIES, request);
+        let arrival = referee.arrived(to, APPEND_ENTRIES, request).unwrap();
+        referee.saved(to);
+        let reply = AppendEntriesReply {
+            term,
+            success,
+            conflict: (!success).then_some(raft_messages::Conflict {
+                term: None,
+                first_index_of_term: log_len + 1,
+                log_len,
+            }),
+        };
+        referee.answered(to, &arrival, &postcard::to_allocvec(&reply).unwrap());
+    }
+
+    fn apply(referee: &Referee, peer: usize, index: u64, term: u64) {
+        referee.applied(
+            peer,
+            &Applied::Command {
+                index,
+                term,
+                command: Vec::new(),
+            },
+        );
+    }
+
+    /// S0 leads term 2 with S1's vote, and S1 acknowledged entries 1-3 of
+    /// term 2.
+    fn s1_holds_three_entries() -> (Referee, FirstDeath) {
+        let (referee, failure) = fresh();
+        grant(&referee, 1, 2, 0, true);
+        deliver(
+            &referee,
+            (0, 1),
+            2,
+            &append(2, 0, (0, 0), &[2, 2, 2], 0),
+            true,
+            0,
+        );
+        assert_eq!(failure.get(), None);
+        (referee, failure)
+    }
+
+    #[test]
+    fn a_grant_to_a_candidate_behind_the_voters_acknowledged_log_is_a_violation() {
+        let (referee, failure) = s1_holds_three_entries();
+        let behind = RequestVoteArgs {
+            term: 3,
+            candidate: 2,
+            last_log_index: 2,
+            last_log_term: 2,
+        };
+        let request = postcard::to_allocvec(&behind).unwrap();
+        let arrival = referee.arrived(1, REQUEST_VOTE, &request).unwrap();
+        referee.saved(1);
+        referee.answered(1, &arrival, &granted(3));
+        assert!(
+            violation(&failure).contains("[up-to-date-vote]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn a_candidate_that_lost_acknowledged_entries_is_a_violation() {
+        let (referee, failure) = s1_holds_three_entries();
+        // It restarts and stands with a shorter log: what it saved lacked
+        // what it acknowledged.
+        referee.started(1);
+        let request = postcard::to_allocvec(&RequestVoteArgs {
+            term: 3,
+            candidate: 1,
+            last_log_index: 1,
+            last_log_term: 2,
+        })
+        .unwrap();
+        referee.sent(1, REQUEST_VOTE, &request);
+        assert!(
+            violation(&failure).contains("[keep-acknowledged]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn refusing_an_acknowledged_entry_is_a_violation_unless_another_request_was_in_flight() {
+        let (referee, failure) = s1_holds_three_entries();
+        // A request still unanswered may have changed the log: not judged.
+        let pending = append(2, 0, (3, 2), &[2], 0);
+        let _unanswered = referee.arrived(1, APPEND_ENTRIES, &pending).unwrap();
+        deliver(&referee, (0, 1), 2, &append(2, 0, (3, 2), &[], 0), false, 1);
+        assert_eq!(failure.get(), None);
+        let (referee, failure) = s1_holds_three_entries();
+        deliver(&referee, (0, 1), 2, &append(2, 0, (3, 2), &[], 0), false, 1);
+        assert!(
+            violation(&failure).contains("[keep-acknowledged]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn a_leader_commit_beyond_a_quorum_of_acknowledgements_is_a_violation() {
+        let (referee, failure) = s1_holds_three_entries();
+        // S0 and S1 hold 1-3: a majority of three.
+        referee.sent(0, APPEND_ENTRIES, &append(2, 0, (3, 2), &[], 3));
+        assert_eq!(failure.get(), None);
+        referee.sent(0, APPEND_ENTRIES, &append(2, 0, (3, 2), &[2], 4));
+        assert!(
+            violation(&failure).contains("[leader-commit]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn entries_of_an_earlier_term_do_not_commit_by_counting() {
+        let (referee, failure) = fresh();
+        // S2 leads term 3 and gets S1 to acknowledge its log through 3,
+        // entries of an earlier term: with none of term 3 acknowledged,
+        // nothing commits by counting (Figure 8).
+        grant(&referee, 1, 3, 2, true);
+        let heartbeat = append(3, 2, (3, 2), &[], 0);
+        deliver(&referee, (2, 1), 3, &heartbeat, true, 0);
+        referee.sent(2, APPEND_ENTRIES, &append(3, 2, (3, 2), &[], 3));
+        assert!(
+            violation(&failure).contains("[leader-commit]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn a_follower_that_applies_beyond_its_last_new_entry_is_a_violation() {
+        let (referee, failure) = s1_holds_three_entries();
+        // Commit 3, but the request carried entries through 2 only.
+        deliver(
+            &referee,
+            (0, 2),
+            2,
+            &append(2, 0, (0, 0), &[2, 2], 0),
+            true,
+            0,
+        );
+        referee.sent(0, APPEND_ENTRIES, &append(2, 0, (2, 2), &[], 3));
+        let heartbeat = append(2, 0, (2, 2), &[], 3);
+        let _in_flight = referee.arrived(2, APPEND_ENTRIES, &heartbeat).unwrap();
+        apply(&referee, 2, 1, 2);
+        apply(&referee, 2, 2, 2);
+        assert_eq!(failure.get(), None);
+        apply(&referee, 2, 3, 2);
+        assert!(
+            violation(&failure).contains("[follower-commit]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn applying_another_term_at_an_applied_index_is_a_violation() {
+        let (referee, failure) = s1_holds_three_entries();
+        referee.sent(0, APPEND_ENTRIES, &append(2, 0, (3, 2), &[], 3));
+        apply(&referee, 0, 3, 2);
+        referee.applied(
+            1,
+            &Applied::Snapshot {
+                index: 3,
+                term: 4,
+                data: Vec::new(),
+            },
+        );
+        assert!(
+            violation(&failure).contains("[committed-entry]"),
+            "{}",
+            violation(&failure)
+        );
+    }
+
+    #[test]
+    fn a_snapshot_below_what_a_peer_applied_is_a_violation() {
+        let (referee, failure) = s1_holds_three_entries();
+        referee.sent(0, APPEND_ENTRIES, &append(2, 0, (3, 2), &[], 3));
+        apply(&referee, 0, 3, 2);
+        let snapshot = |index| Applied::Snapshot {
+            index,
+            term: 2,
+            data: Vec::new(),
+        };
+        referee.applied(0, &snapshot(3));
+        assert_eq!(failure.get(), None);
+        referee.applied(0, &snapshot(2));
+        assert!(
+            violation(&failure).contains("[install-snapshot]"),
+            "{}",
+            violation(&failure)
+        );
     }
 
     #[test]

@@ -64,7 +64,8 @@ pub const PERSIST_VOTE: Rule = Rule {
 pub const PERSIST_LOG: Rule = Rule {
     id: "persist-log",
     statement: "the log is saved before an AppendEntries is answered with success (and a \
-                leader's new entries before they are sent), and restored on restart",
+                leader's new entries before it counts itself toward their commit), and restored \
+                on restart",
     source: "Figure 2, Persistent state on all servers",
 };
 
@@ -292,6 +293,36 @@ pub const GIVEN_MESSAGES: Rule = Rule {
     source: "lab 2A; Figures 2 and 13",
 };
 
+/// A peer keeps every entry it acknowledged.
+pub const KEEP_ACKNOWLEDGED: Rule = Rule {
+    id: "keep-acknowledged",
+    statement: "a peer never loses an entry it acknowledged (an AppendEntries answered with \
+                success, an InstallSnapshot answered as installed) unless a leader of a later \
+                term replaces it: not on restart (the log was saved first), not on a stale or \
+                repeated AppendEntries, not on an InstallSnapshot whose last entry it holds",
+    source: "Figure 2, Persistent state and AppendEntries receiver steps 3-4; Figure 13, \
+             receiver step 6",
+};
+
+/// A leader commits only what a majority of its term acknowledged.
+pub const LEADER_COMMIT: Rule = Rule {
+    id: "leader-commit",
+    statement: "a leader sets commitIndex to N only when the voters of its configuration that \
+                acknowledged N in its current term (itself among them) are a majority, and entry \
+                N is of its current term; learners and acknowledgements from an earlier \
+                leadership do not count",
+    source: "Figure 2, Rules for leaders (last bullet); §5.3 and §5.4.2",
+};
+
+/// A committed entry never changes.
+pub const COMMITTED_ENTRY: Rule = Rule {
+    id: "committed-entry",
+    statement: "an entry once applied keeps its index and its term in every log, every message \
+                and every snapshot: a snapshot's last included term is the term of the entry at \
+                its last included index, not the current term",
+    source: "§5.4 (Leader Completeness, State Machine Safety); Figure 13; lab 2D",
+};
+
 /// The protocol checks: pure decisions on what the messages seen so far
 /// prove, each returning the violation it finds, worded for the failure
 /// (the rule's id first, then the message that broke it).
@@ -422,6 +453,236 @@ pub(crate) fn leader_has_quorum(
     )
 }
 
+/// A point of a log: its last entry's term and index. The derived order is
+/// §5.4.1's: a later last term is more up to date, and with equal terms the
+/// longer log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct LogPoint {
+    /// The term of the entry at `index` (0 for an empty log).
+    pub(crate) term: u64,
+    /// The last index.
+    pub(crate) index: u64,
+}
+
+impl fmt::Display for LogPoint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "index {} of term {}", self.index, self.term)
+    }
+}
+
+/// `voter` granted `candidate` its vote in `term`; the candidate's log ends
+/// at `claim`, and the voter is known to hold `held` (what it acknowledged).
+pub(crate) fn grant_up_to_date(
+    voter: usize,
+    term: u64,
+    candidate: usize,
+    claim: LogPoint,
+    held: LogPoint,
+) -> Result<(), String> {
+    if claim >= held {
+        return Ok(());
+    }
+    violation(
+        UP_TO_DATE_VOTE,
+        format!(
+            "S{voter} granted its vote in term {term} to S{candidate}, whose log ends at \
+             {claim}, but S{voter} had acknowledged entries up to {held}: its log is more up to \
+             date"
+        ),
+    )
+}
+
+/// `peer` says its log ends at `claim` (in `what`), having acknowledged
+/// entries up to `held`.
+pub(crate) fn claim_keeps_acknowledged(
+    peer: usize,
+    what: &str,
+    claim: LogPoint,
+    held: LogPoint,
+) -> Result<(), String> {
+    if claim >= held {
+        return Ok(());
+    }
+    violation(
+        KEEP_ACKNOWLEDGED,
+        format!(
+            "S{peer} says in {what} that its log ends at {claim}, but it had acknowledged \
+             entries up to {held}: it lost acknowledged entries"
+        ),
+    )
+}
+
+/// `follower` refused the AppendEntries of `term` whose previous entry is
+/// `prev`, saying its log ends at index `log_len`; it is known to hold
+/// `held`.
+pub(crate) fn refusal_keeps_acknowledged(
+    follower: usize,
+    term: u64,
+    prev: LogPoint,
+    log_len: u64,
+    held: LogPoint,
+) -> Result<(), String> {
+    if prev == held {
+        return violation(
+            KEEP_ACKNOWLEDGED,
+            format!(
+                "S{follower} refused an AppendEntries of term {term} whose previous entry is \
+                 {prev}, an entry it had acknowledged"
+            ),
+        );
+    }
+    if log_len < held.index {
+        return violation(
+            KEEP_ACKNOWLEDGED,
+            format!(
+                "S{follower} refused an AppendEntries of term {term} saying its log ends at \
+                 index {log_len}, but it had acknowledged entries up to {held}"
+            ),
+        );
+    }
+    Ok(())
+}
+
+/// `leader` of `term` advertised `advertised` as committed (leaderCommit)
+/// when the acknowledgements seen prove entries committed only up to
+/// `proven`.
+pub(crate) fn commit_proven(
+    leader: usize,
+    term: u64,
+    advertised: u64,
+    proven: u64,
+) -> Result<(), String> {
+    if advertised <= proven {
+        return Ok(());
+    }
+    violation(
+        LEADER_COMMIT,
+        format!(
+            "S{leader}, leader of term {term}, said entries up to {advertised} are committed \
+             (leaderCommit), but the acknowledgements prove only up to {proven}"
+        ),
+    )
+}
+
+/// `peer` applied `index`, when the messages it got allow it to commit only
+/// up to `allowed`; `led` says whether it was ever a leader (whose
+/// commits the acknowledgements prove).
+pub(crate) fn apply_allowed(
+    peer: usize,
+    index: u64,
+    allowed: u64,
+    led: bool,
+) -> Result<(), String> {
+    if index <= allowed {
+        return Ok(());
+    }
+    let (rule, source) = if led {
+        (LEADER_COMMIT, "the acknowledgements of its terms as leader")
+    } else {
+        (
+            FOLLOWER_COMMIT,
+            "the AppendEntries it accepted (min(leaderCommit, last new entry))",
+        )
+    };
+    violation(
+        rule,
+        format!(
+            "S{peer} applied index {index}, but {source} allow it to commit only up to {allowed}"
+        ),
+    )
+}
+
+/// `peer` says in `what` that the entry at `index` has `term`, where the
+/// entry applied there has `committed`.
+pub(crate) fn same_committed_term(
+    peer: usize,
+    what: &str,
+    index: u64,
+    term: u64,
+    committed: u64,
+) -> Result<(), String> {
+    if term == committed {
+        return Ok(());
+    }
+    violation(
+        COMMITTED_ENTRY,
+        format!(
+            "S{peer} says in {what} that the entry at index {index} has term {term}, but the \
+             entry applied at {index} has term {committed}"
+        ),
+    )
+}
+
+/// The least time a correct peer waits, after it accepted an
+/// AppendEntries from the leader of its term, before it stands for
+/// election: well under the lab's 150 ms floor for election timeouts, so
+/// a slow judge cannot make a correct peer look hasty.
+pub(crate) const HEARD_LEADER_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
+/// `peer` stood for election in `term`, `since` after it accepted an
+/// AppendEntries from a leader.
+pub(crate) fn campaign_after_heartbeat(
+    peer: usize,
+    term: u64,
+    since: std::time::Duration,
+) -> Result<(), String> {
+    if since >= HEARD_LEADER_GRACE {
+        return Ok(());
+    }
+    violation(
+        RESET_ELECTION_TIMER,
+        format!(
+            "S{peer} stood for election in term {term} {} ms after it accepted an AppendEntries \
+             from the leader: hearing from the leader restarts the election timeout (of at \
+             least 150 ms), and a candidate that hears the leader of its term becomes a follower",
+            since.as_millis()
+        ),
+    )
+}
+
+/// How many successive election timeouts of one peer the judge compares.
+pub(crate) const TIMEOUTS_COMPARED: usize = 4;
+
+/// The spread below which successive election timeouts are the same one,
+/// not drawn at random (timer jitter stays well below it).
+pub(crate) const SAME_TIMEOUT_SPREAD: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// `peer` stood for election again and again, hearing no leader, after
+/// each of `gaps` (its last [`TIMEOUTS_COMPARED`] election timeouts).
+pub(crate) fn timeouts_randomized(peer: usize, gaps: &[std::time::Duration]) -> Result<(), String> {
+    let (Some(least), Some(most)) = (gaps.iter().min(), gaps.iter().max()) else {
+        return Ok(());
+    };
+    if gaps.len() < TIMEOUTS_COMPARED || *most - *least >= SAME_TIMEOUT_SPREAD {
+        return Ok(());
+    }
+    violation(
+        ELECTION_LIVENESS,
+        format!(
+            "S{peer}'s last {} election timeouts were all {} ms (within {} ms): election \
+             timeouts are drawn at random, each time, or split votes repeat for ever",
+            gaps.len(),
+            least.as_millis(),
+            SAME_TIMEOUT_SPREAD.as_millis()
+        ),
+    )
+}
+
+/// `peer` applied a snapshot through `index` after applying up to
+/// `applied` since it started.
+pub(crate) fn install_moves_forward(peer: usize, index: u64, applied: u64) -> Result<(), String> {
+    if index >= applied {
+        return Ok(());
+    }
+    violation(
+        INSTALL_SNAPSHOT,
+        format!(
+            "S{peer} applied a snapshot through index {index} after applying up to {applied}: \
+             its state went back (a snapshot at or below the commit index is not installed)"
+        ),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,5 +693,27 @@ mod tests {
         assert!(text.contains("\n  - [vote-once] a peer grants at most one vote"));
         assert!(text.contains("[persist-vote]"));
         assert!(text.contains("(Figure 2, RequestVote receiver step 2; §5.2)"));
+    }
+
+    #[test]
+    fn equal_election_timeouts_break_the_liveness_rule_and_random_ones_do_not() {
+        let ms = |values: &[u64]| -> Vec<std::time::Duration> {
+            values
+                .iter()
+                .map(|&v| std::time::Duration::from_micros(v))
+                .collect()
+        };
+        let fixed = timeouts_randomized(1, &ms(&[400_100, 400_900, 400_300, 401_000]));
+        assert!(fixed.unwrap_err().contains("[election-liveness]"));
+        assert!(timeouts_randomized(1, &ms(&[400_100, 455_000, 312_000, 590_000])).is_ok());
+        // Too few to tell.
+        assert!(timeouts_randomized(1, &ms(&[400_000, 400_000, 400_000])).is_ok());
+    }
+
+    #[test]
+    fn an_election_right_after_hearing_the_leader_breaks_the_timer_rule() {
+        let soon = campaign_after_heartbeat(2, 5, std::time::Duration::from_millis(20));
+        assert!(soon.unwrap_err().contains("[reset-election-timer]"));
+        assert!(campaign_after_heartbeat(2, 5, std::time::Duration::from_millis(300)).is_ok());
     }
 }
