@@ -23,6 +23,7 @@ use crate::parts::Part;
 use crate::plan::{Plan, Share};
 use crate::points::{PointsTable, DEFAULT_TABLE};
 use crate::progress::Progress;
+use crate::remove::{self, RemovedOnDrop};
 use crate::report;
 use crate::runner::{self, Finished, TestRun, Verdict};
 use crate::schedule::{self, Event};
@@ -165,10 +166,14 @@ pub fn grade_in(
     // above the tree it builds, and anyone can write /tmp/.cargo.
     let scratch_root = reference.join(SCRATCH_DIR);
     fs::create_dir_all(&scratch_root).map_err(io_error(&scratch_root))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("grade-")
-        .tempdir_in(&scratch_root)
-        .map_err(io_error(&scratch_root))?;
+    // Removed at any depth a run's detached child may have dug to.
+    let scratch = RemovedOnDrop::new(
+        tempfile::Builder::new()
+            .prefix("grade-")
+            .tempdir_in(&scratch_root)
+            .map_err(io_error(&scratch_root))?
+            .keep(),
+    );
     // The runs' user reaches the test binaries and the tree through it.
     fs::set_permissions(scratch.path(), fs::Permissions::from_mode(0o755))
         .map_err(io_error(scratch.path()))?;
@@ -385,7 +390,7 @@ fn run_all(
                     runs.insert(at, record);
                     grades.elapsed = started.elapsed();
                     if let Some(dir) = finished.output.parent() {
-                        let _ = fs::remove_dir_all(dir);
+                        let _ = remove::remove_tree(dir);
                     }
                     write_reports(cli, grades)
                 });

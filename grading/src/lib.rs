@@ -19,6 +19,7 @@ pub mod parts;
 pub mod plan;
 pub mod points;
 pub mod progress;
+pub mod remove;
 pub mod report;
 pub mod runner;
 pub mod sandbox;

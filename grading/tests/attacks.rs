@@ -536,3 +536,61 @@ fn the_build_environment_holds_none_of_the_graders_variables() {
     // ...which held nothing of the grader's.
     assert!(!said.contains(&format!("leaked: {MARK_VAR}")), "{said}");
 }
+
+/// Makes a chain of `depth` directories below `root` with a file of `size`
+/// bytes at the bottom, as a detached child of a run did (21,000 levels, a
+/// GiB at the bottom): one level at a time through `openat`, since the
+/// bottom's path is far beyond `PATH_MAX`.
+fn dig(root: &Path, depth: usize, size: usize) {
+    use std::ffi::CString;
+    use std::io::Write;
+    use std::os::fd::FromRawFd;
+    use std::os::unix::ffi::OsStrExt;
+    let open = |at: i32, name: &std::ffi::CStr| {
+        // SAFETY: openat takes a descriptor, a string and flags.
+        let fd = unsafe { libc::openat(at, name.as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY) };
+        assert!(fd >= 0, "{}", std::io::Error::last_os_error());
+        fd
+    };
+    let mut at = open(
+        libc::AT_FDCWD,
+        &CString::new(root.as_os_str().as_bytes()).unwrap(),
+    );
+    for _ in 0..depth {
+        // SAFETY: mkdirat and close take integers and a string.
+        unsafe {
+            assert_eq!(libc::mkdirat(at, c"d".as_ptr(), 0o755), 0);
+            let down = open(at, c"d");
+            libc::close(at);
+            at = down;
+        }
+    }
+    // SAFETY: openat returns a descriptor the File then owns.
+    let mut file = unsafe {
+        let fd = libc::openat(
+            at,
+            c"bottom".as_ptr(),
+            libc::O_WRONLY | libc::O_CREAT,
+            0o644,
+        );
+        assert!(fd >= 0);
+        libc::close(at);
+        fs::File::from_raw_fd(fd)
+    };
+    file.write_all(&vec![7u8; size]).unwrap();
+}
+
+#[test]
+fn a_run_directory_30000_levels_deep_is_removed() {
+    // Deeper than RLIMIT_NOFILE (1024 by default, 20,000 here): a removal
+    // holding a descriptor per level, as std's remove_dir_all does, runs
+    // out of them halfway down and leaves the tree and its file.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("2A-initial_election-1");
+    fs::create_dir(&run).unwrap();
+    fs::write(run.join("output.log"), "log").unwrap();
+    dig(&run, 30_000, 1 << 20);
+    grading::remove::remove_tree(&run).unwrap();
+    assert!(!run.exists(), "the run's directory is still there");
+    assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+}
