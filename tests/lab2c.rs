@@ -417,6 +417,73 @@ impl Drop for StopOnDrop<'_> {
 }
 
 #[test]
+fn reelected_leader_counts_only_its_new_term() {
+    let servers = 5;
+    let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
+    cfg.begin("a leader elected again counts only acknowledgements of its new term");
+    cfg.one(random_int(), servers, true);
+
+    // A leads; B alone takes three of its entries, which never commit.
+    let a = cfg.check_one_leader();
+    let b = (a + 1) % servers;
+    let rest: Vec<usize> = (0..servers).filter(|&i| i != a && i != b).collect();
+    for &i in &rest {
+        cfg.disconnect(i);
+    }
+    for _ in 0..3 {
+        cfg.start(a, random_int());
+    }
+    sleep(REPLICATION_GRACE);
+
+    // The other three elect L, whose one new entry reaches A alone: A's
+    // log is now shorter than what B acknowledged to it, and newer than
+    // the other two's.
+    cfg.disconnect(a);
+    cfg.disconnect(b);
+    for &i in &rest {
+        cfg.connect(i);
+    }
+    let l = cfg.check_one_leader();
+    let others: Vec<usize> = rest.iter().copied().filter(|&i| i != l).collect();
+    for &i in &others {
+        cfg.disconnect(i);
+    }
+    cfg.connect(a);
+    cfg.start(l, random_int());
+    sleep(REPLICATION_GRACE);
+
+    // Without L, only A can win the other two's votes. With one of them it
+    // is two of five: whatever it takes now must not commit, whatever B
+    // acknowledged in A's earlier term.
+    cfg.disconnect(l);
+    for &i in &others {
+        cfg.connect(i);
+    }
+    let leader = cfg.check_one_leader();
+    let away = *others.iter().find(|&&i| i != leader).expect("two others");
+    cfg.disconnect(away);
+    let mut indices = Vec::new();
+    for _ in 0..2 {
+        indices.extend(cfg.start(leader, random_int()).map(|(index, _)| index));
+    }
+    sleep(REPLICATION_GRACE);
+    for index in indices {
+        let (count, _) = cfg.n_committed(index);
+        assert_eq!(
+            count,
+            0,
+            "S{leader} leads with one follower of five, yet {count} peers committed index \
+             {index}{}",
+            likely_causes(&[rules::LEADER_COMMIT, rules::MAJORITY])
+        );
+    }
+
+    cfg.connect_all();
+    cfg.one(random_int(), servers, true);
+    cfg.end();
+}
+
+#[test]
 fn figure8_scripted() {
     let servers = 5;
     let cfg = Config::new(servers, Net::Reliable, Applier::Checking);
