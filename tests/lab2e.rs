@@ -377,6 +377,44 @@ fn change_with_held_learners(title: &str) -> (Config, usize, Vec<usize>, u64) {
     (cfg, leader, target, first)
 }
 
+#[test]
+fn learners_do_not_count_toward_commits() {
+    let cfg = Config::with_members(5, Net::Reliable, Applier::Checking, &[0, 1, 2]);
+    cfg.begin("servers catching up as learners do not count toward a commit");
+    let leader = cfg.check_one_leader();
+    let before = commit_phase(&cfg, 3);
+    // The leader keeps no voter of {0,1,2} but itself; the learners it
+    // adds are a majority of the five, not of the voters.
+    let old_followers = all_but(3, &[leader]);
+    for &follower in &old_followers {
+        cfg.disconnect(follower);
+    }
+    let (index, _) = cfg.start(leader, random_int()).unwrap_or_else(|| {
+        panic!("the leader S{leader} refused start() just after its followers left")
+    });
+    let target = all_but(5, &[]);
+    cfg.request_change(&target);
+    let began = Instant::now();
+    while began.elapsed() < WATCH {
+        let (count, _) = cfg.n_committed(index);
+        assert_eq!(
+            count,
+            0,
+            "{count} peers committed index {index}, which only S{leader} of the voters \
+             {{0,1,2}} holds, with learners catching up{}",
+            likely_causes(&[rules::LEARNER_CATCH_UP, rules::LEADER_COMMIT])
+        );
+        sleep(Duration::from_millis(100));
+    }
+    for &follower in &old_followers {
+        cfg.connect(follower);
+    }
+    cfg.change_to(&target);
+    cfg.wait(before, 5, None);
+    commit_phase(&cfg, 5);
+    cfg.end();
+}
+
 /// A change frozen in its joint phase: `{0,1,2}` -> `{leader,3,4}` with the
 /// leader's old followers cut off, so `C_old,new` can reach the learners
 /// but commit nowhere (it needs a majority of `{0,1,2}`).

@@ -26,10 +26,13 @@ pub(crate) struct Proof {
     /// The saves each peer made, counted across its restarts.
     saves: HashMap<usize, u64>,
     /// Every configuration seen: the initial one, each one a message
-    /// carried, and the two halves of each joint one (a leader may move to
-    /// either before a message shows it). A leader's grants, and the
-    /// acknowledgements that commit, must be a quorum of one of them.
+    /// carried, and the `C_new` of each committed `C_old,new`. A leader's
+    /// grants, and the acknowledgements that commit, must be a quorum of
+    /// one of them.
     configs: Vec<Membership>,
+    /// The `C_new` of each `C_old,new` seen, with the index of its entry,
+    /// until that entry is committed.
+    pending_new: Vec<(u64, Membership)>,
     /// `(leader, term)` pairs already shown to hold a quorum's grants.
     leaders: HashSet<(usize, u64)>,
     /// Each leadership's entries and acknowledgements.
@@ -141,21 +144,39 @@ impl Proof {
         self.leaders.contains(&(peer, term))
     }
 
-    pub(crate) fn learn_configs<'a>(&mut self, configs: impl IntoIterator<Item = &'a Membership>) {
-        for config in configs {
-            let halves = match config {
-                Membership::Joint { old, new } => vec![
-                    config.clone(),
-                    Membership::Stable(old.clone()),
-                    Membership::Stable(new.clone()),
-                ],
-                Membership::Stable(_) => vec![config.clone()],
-            };
-            for config in halves {
-                if !self.configs.contains(&config) {
-                    self.configs.push(config);
-                }
+    /// Learns the configurations messages carried, each with the index
+    /// of its entry.
+    pub(crate) fn learn_configs<'a>(
+        &mut self,
+        configs: impl IntoIterator<Item = (u64, &'a Membership)>,
+    ) {
+        for (index, config) in configs {
+            if let Membership::Joint { new, .. } = config {
+                self.pending_new
+                    .push((index, Membership::Stable(new.clone())));
             }
+            self.add_config(config.clone());
+        }
+        self.release_new();
+    }
+
+    fn add_config(&mut self, config: Membership) {
+        if !self.configs.contains(&config) {
+            self.configs.push(config);
+        }
+    }
+
+    /// Once a `C_old,new` is committed, its leader may append `C_new` and
+    /// count by it before any message shows the entry: from then on it is
+    /// a configuration seen.
+    fn release_new(&mut self) {
+        let committed = self.committed;
+        let (due, pending): (Vec<_>, Vec<_>) = std::mem::take(&mut self.pending_new)
+            .into_iter()
+            .partition(|&(index, _)| index <= committed);
+        self.pending_new = pending;
+        for (_, config) in due {
+            self.add_config(config);
         }
     }
 
@@ -518,6 +539,7 @@ impl Proof {
                 self.committed = self.committed.max(quorum);
             }
         }
+        self.release_new();
     }
 }
 

@@ -146,7 +146,10 @@ impl Referee {
                 decode::<AppendView>(from, method, request, "request").and_then(|args| {
                     rules::sender_is_named(from, args.leader, "AppendEntries")?;
                     let mut proof = self.proof.lock();
-                    proof.learn_configs(args.entries.iter().filter_map(|e| e.membership.as_ref()));
+                    let first = args.prev_log_index + 1;
+                    proof.learn_configs(args.entries.iter().zip(first..).filter_map(
+                        |(entry, index)| entry.membership.as_ref().map(|config| (index, config)),
+                    ));
                     proof.check_leader(from, args.term, "AppendEntries")?;
                     let entry_terms = args.entry_terms();
                     proof.sent_entries(
@@ -162,7 +165,7 @@ impl Referee {
                 decode::<SnapshotView>(from, method, request, "request").and_then(|args| {
                     rules::sender_is_named(from, args.leader, "InstallSnapshot")?;
                     let mut proof = self.proof.lock();
-                    proof.learn_configs([&args.membership]);
+                    proof.learn_configs([(args.last_included_index, &args.membership)]);
                     proof.check_leader(from, args.term, "InstallSnapshot")?;
                     proof.sent_snapshot(from, args.term, args.last())
                 })
