@@ -25,6 +25,7 @@ use crate::points::{PointsTable, DEFAULT_TABLE};
 use crate::progress::Progress;
 use crate::remove::{self, RemovedOnDrop};
 use crate::report;
+use crate::runfile;
 use crate::runner::{self, Finished, TestRun, Verdict};
 use crate::schedule::{self, Event};
 use crate::shard::Shard;
@@ -498,7 +499,7 @@ fn record(
 ) -> Result<RunRecord, Error> {
     let (outcome, reason) = match &finished.verdict {
         Verdict::Passed => {
-            let text = output::read_end(&finished.output, CPU_READ_LIMIT)
+            let text = runfile::read_end(&finished.output, CPU_READ_LIMIT)
                 .map_err(io_error(&finished.output))?;
             return Ok(RunRecord {
                 run: job.run,
@@ -533,13 +534,13 @@ fn record(
             KEPT_HEAD >> 20
         );
     }
-    let text = output::read_end(&finished.output, OUTPUT_READ_LIMIT)
+    let text = runfile::read_end(&finished.output, OUTPUT_READ_LIMIT)
         .map_err(io_error(&finished.output))?;
     let log = match &cli.report {
         Some(dir) => {
             let relative = report::run_log(job.part, &job.name, job.run);
             let kept = dir.join(&relative);
-            fs::copy(&finished.output, &kept).map_err(io_error(&kept))?;
+            runfile::copy_capped(&finished.output, &kept).map_err(io_error(&kept))?;
             Some(relative)
         }
         None => None,

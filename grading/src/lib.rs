@@ -6,6 +6,7 @@
 pub mod build;
 pub mod cgroup;
 pub mod cli;
+pub mod completion;
 pub mod confine;
 pub mod course;
 pub mod digest;
@@ -21,6 +22,7 @@ pub mod points;
 pub mod progress;
 pub mod remove;
 pub mod report;
+pub mod runfile;
 pub mod runner;
 pub mod sandbox;
 pub mod schedule;

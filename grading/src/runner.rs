@@ -1,25 +1,25 @@
 //! Runs one test of a test binary in its own process group, confined, with
 //! a timeout, and decides from the harness's completion record
-//! ([`testrun::completion`]) whether it passed.
+//! ([`crate::completion`], handed over as file descriptors) whether it
+//! passed.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::time::Duration;
 
-use testrun::completion::Completion;
 use testrun::run::{run_to_file, JUDGED_VAR};
 
+use crate::completion::Completion;
 use crate::confine::{Confinement, Jail};
 use crate::error::{io_error, Error};
-use crate::output;
+use crate::runfile;
 use crate::supervise::{describe, Ended};
 
 /// The variable that sets the simulated network's seed.
 pub const SEED_VAR: &str = "LABRPC_SEED";
 
 /// The directory, in a run's directory, that the run may write in: its
-/// token, its record, its temporary files.
+/// temporary files. (Its token and record are file descriptors.)
 const SCRATCH: &str = "box";
 
 /// How long listing a binary's tests may take.
@@ -79,8 +79,7 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
     let jail = run
         .confinement
         .jail(&[run.binary, run.judged], run.cwd, &scratch)?;
-    let completion = Completion::create(&scratch.join("token"), &scratch.join("record"))?;
-    jail.give(&completion.token_file)?;
+    let completion = Completion::create()?;
     let output = run.dir.join("output.log");
 
     let mut command = Command::new(run.binary);
@@ -89,12 +88,18 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         .current_dir(run.cwd)
         .env(JUDGED_VAR, run.judged)
         .env("TMPDIR", scratch.join("tmp"));
-    completion.hand_to(&mut command);
     match run.seed {
         Some(seed) => command.env(SEED_VAR, seed.to_string()),
         None => command.env_remove(SEED_VAR),
     };
-    let (ended, cut) = run_confined(command, run.binary, &output, run.timeout, &jail)?;
+    let (ended, cut) = run_confined(
+        command,
+        run.binary,
+        &output,
+        run.timeout,
+        &jail,
+        Some(&completion),
+    )?;
     if ended.interrupted {
         return Err(Error::Interrupted);
     }
@@ -105,7 +110,7 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         Verdict::Passed
     } else if let Some(why) = jail.out_of_memory(
         ended.status,
-        &output::read_end(&output, 1 << 16).map_err(io_error(&output))?,
+        &runfile::read_end(&output, 1 << 16).map_err(io_error(&output))?,
     ) {
         Verdict::Failed(why)
     } else {
@@ -136,8 +141,8 @@ pub fn list_tests(
         .args(["--list", "--format", "terse"])
         .current_dir(cwd)
         .env("TMPDIR", scratch.join("tmp"));
-    let (ended, _) = run_confined(command, binary, &output, LIST_TIMEOUT, &jail)?;
-    let text = fs::read_to_string(&output).map_err(io_error(&output))?;
+    let (ended, _) = run_confined(command, binary, &output, LIST_TIMEOUT, &jail, None)?;
+    let text = runfile::read_capped(&output).map_err(io_error(&output))?;
     if ended.timed_out || !ended.status.success() {
         let how = if ended.timed_out {
             format!("did not finish within {} s", LIST_TIMEOUT.as_secs())
@@ -172,17 +177,22 @@ fn reason(status: ExitStatus, token_unread: bool, test: &str) -> String {
     }
 }
 
-/// Runs `command` confined by `jail` (see [`testrun::run::run_to_file`]):
-/// once the leader has exited, the processes the jail tracks, or else
-/// every orphan, are killed too.
+/// Runs `command` confined by `jail` (see [`testrun::run::run_to_file`]),
+/// handed `completion` if given: once the leader has exited, the processes
+/// the jail tracks, or else every orphan, are killed too.
 fn run_confined(
     mut command: Command,
     program: &Path,
     output: &Path,
     timeout: Duration,
     jail: &Jail,
+    completion: Option<&Completion>,
 ) -> Result<(Ended, u64), Error> {
     jail.apply(&mut command);
+    // After the jail's own steps, which may use descriptors 3 and 4.
+    if let Some(completion) = completion {
+        completion.hand_to(&mut command);
+    }
     let running = || jail.running();
     let tracked = jail
         .tracks_processes()
@@ -195,6 +205,7 @@ mod tests {
     use super::*;
     use crate::capture::{KEPT_HEAD, KEPT_TAIL};
     use crate::sandbox;
+    use std::fs;
     use std::os::unix::fs::PermissionsExt;
     use std::thread;
     use std::time::Instant;
@@ -208,21 +219,21 @@ if [ "$1" = "--list" ]; then
 fi
 test="$2"
 if [ "$test" != never_started ]; then
-  token=$(cat "$RAFT_LABS_TOKEN_FILE") && rm "$RAFT_LABS_TOKEN_FILE"
+  read -r token <&"$RAFT_LABS_TOKEN_FD"
 fi
 case "$test" in
-  pass) echo "passed $token" >> "$RAFT_LABS_RECORD"; exit 0 ;;
+  pass) echo "passed $token" >&"$RAFT_LABS_RECORD_FD"; exit 0 ;;
   exit_early) exit 0 ;;
   fail) echo "seed ${LABRPC_SEED:-none}"; exit 101 ;;
-  forge) echo "passed 0123456789abcdef0123456789abcdef" >> "$RAFT_LABS_RECORD"; exit 0 ;;
-  hang) sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; sleep 600 ;;
+  forge) echo "passed 0123456789abcdef0123456789abcdef" >&"$RAFT_LABS_RECORD_FD"; exit 0 ;;
+  hang) sleep 600 & echo "$!" > "$TMPDIR/../child"; sleep 600 ;;
   never_started) exit 0 ;;
   write_outside) echo hacked > outside && exit 0; exit 42 ;;
   hog) head -c 400000000 /dev/zero | tail -n 1 > /dev/null ;;
   flood) head -c 20000000 /dev/zero | tr '\0' x; exit 1 ;;
   whoami) id -u; exit 1 ;;
   # The pause: until setsid has run, the child is still in the group.
-  detach) setsid sleep 600 & echo "$!" > "$(dirname "$RAFT_LABS_RECORD")/child"; sleep 1; exit 1 ;;
+  detach) setsid sleep 600 & echo "$!" > "$TMPDIR/../child"; sleep 1; exit 1 ;;
 esac
 "#;
 

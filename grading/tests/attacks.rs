@@ -594,3 +594,64 @@ fn a_run_directory_30000_levels_deep_is_removed() {
     assert!(!run.exists(), "the run's directory is still there");
     assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_record_replaced_by_a_fifo_or_a_link_cannot_stop_the_grader() {
+    // Where the token and the record were files of the run's scratch
+    // directory, a peer made the record a FIFO a detached process held
+    // open: once that process was killed with its run, the root grader's
+    // open() of the record waited for a writer for good. And a token made
+    // a link to /dev/zero is endless. The peer also looks for the record's
+    // descriptor among its own, which the judge must not have let it
+    // inherit.
+    let started = std::time::Instant::now();
+    let (graded, said) = attack(
+        "fifo_record",
+        |tree| {
+            plant_in_new(
+                tree,
+                r#"if let Some(dir) = std::env::var_os("TMPDIR") {
+            let scratch = std::path::Path::new(&dir).join("..");
+            let record = scratch.join("record");
+            let _ = std::fs::remove_file(&record);
+            let made = std::process::Command::new("mkfifo").arg(&record).status();
+            let _ = std::process::Command::new("setsid")
+                .args(["sh", "-c", "exec 3<>\"$0\"; sleep 600"])
+                .arg(&record)
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn();
+            let token = scratch.join("token");
+            let _ = std::fs::remove_file(&token);
+            let linked = std::os::unix::fs::symlink("/dev/zero", &token);
+            eprintln!("attack: record made a FIFO: {}, token a link: {}", made.is_ok(), linked.is_ok());
+            let held: Vec<String> = std::fs::read_dir("/proc/self/fd")
+                .map(|fds| fds.filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+                    .map(|target| target.display().to_string())
+                    .filter(|target| target.contains("raft-labs-record"))
+                    .collect())
+                .unwrap_or_default();
+            eprintln!("attack: record descriptors held: {held:?}");
+        }"#,
+            )
+        },
+        &["--timeout", "60"],
+    );
+    assert_eq!(
+        graded.code,
+        i32::from(exit::NOT_FULL_MARKS),
+        "{}",
+        graded.describe()
+    );
+    assert_said(
+        &said,
+        "attack: record made a FIFO: true, token a link: true",
+    );
+    assert_said(&said, "attack: record descriptors held: []");
+    assert!(
+        started.elapsed() < Duration::from_secs(300),
+        "the grading took {:?}",
+        started.elapsed()
+    );
+}
