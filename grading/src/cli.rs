@@ -84,6 +84,13 @@ pub struct Cli {
           value_parser = clap::value_parser!(u64).range(16..=(1 << 30)))]
     pub memory_limit: u64,
 
+    /// How many processes and threads the processes of one test run may
+    /// number together (a pids cgroup per run, where the machine has one);
+    /// a fork or thread over it is refused, and the run fails.
+    #[arg(long, value_name = "N", default_value_t = crate::confine::DEFAULT_PIDS_LIMIT,
+          value_parser = clap::value_parser!(u64).range(16..=(1 << 22)))]
+    pub pids_limit: u64,
+
     /// The user test processes run as when the grader runs as root (a name
     /// or a numeric uid).
     #[arg(long, value_name = "USER", default_value = "nobody")]

@@ -13,9 +13,13 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::{Command, ExitStatus};
 
-use crate::cgroup::{MemoryCgroups, RunCgroup};
+use crate::cgroup::{MemoryCgroups, PidsCgroups, RunCgroup};
 use crate::error::{io_error, Error};
 use crate::sandbox;
+
+/// How many processes and threads the processes of one run may number
+/// together, by default (`--pids-limit`).
+pub const DEFAULT_PIDS_LIMIT: u64 = 4096;
 
 /// What Rust prints when an allocation fails (then it aborts): how a run
 /// over an address-space limit shows.
@@ -61,6 +65,8 @@ impl User {
 pub struct Confinement {
     memory_limit: u64,
     cgroups: Option<MemoryCgroups>,
+    pids_limit: u64,
+    pids: Option<PidsCgroups>,
     user: Option<User>,
     landlock: Option<i64>,
 }
@@ -79,9 +85,23 @@ impl Confinement {
         Ok(Confinement {
             memory_limit,
             cgroups: MemoryCgroups::detect(),
+            pids_limit: DEFAULT_PIDS_LIMIT,
+            pids: PidsCgroups::detect(),
             user,
             landlock: sandbox::kernel_abi(),
         })
+    }
+
+    /// Runs' processes and threads may number `limit` together (where the
+    /// machine has a pids cgroup hierarchy; see [`Confinement::shortfalls`]).
+    pub fn with_pids_limit(mut self, limit: u64) -> Confinement {
+        self.pids_limit = limit;
+        self
+    }
+
+    /// Whether runs get a pids cgroup each.
+    pub fn has_pids_cgroups(&self) -> bool {
+        self.pids.is_some()
     }
 
     /// Where this machine confines runs less than it could, one line each
@@ -101,6 +121,11 @@ impl Confinement {
             lines.push(
                 "no memory cgroup to use: the memory limit is a limit on each test process's address space"
                     .to_string(),
+            );
+        }
+        if self.pids.is_none() {
+            lines.push(
+                "no pids cgroup to use: the number of a run's processes is not limited".to_string(),
             );
         }
         lines
@@ -189,6 +214,13 @@ impl Confinement {
             ),
             None => None,
         };
+        let pids_cgroup = match &self.pids {
+            Some(pids) => Some(
+                pids.create("run", self.pids_limit)
+                    .map_err(|e| Error::Other(format!("cannot create a pids cgroup: {e}")))?,
+            ),
+            None => None,
+        };
         let ruleset = match self.landlock {
             Some(_) => sandbox::ruleset(binaries, tree, scratch)
                 .map_err(|e| Error::Other(format!("cannot make the Landlock ruleset: {e}")))?,
@@ -198,8 +230,10 @@ impl Confinement {
             user: self.user,
             address_space: cgroup.is_none().then_some(self.memory_limit),
             cgroup,
+            pids_cgroup,
             ruleset,
             memory_limit: self.memory_limit,
+            pids_limit: self.pids_limit,
         })
     }
 }
@@ -224,10 +258,12 @@ fn become_user(user: User) -> io::Result<()> {
 #[derive(Debug)]
 pub struct Jail {
     cgroup: Option<RunCgroup>,
+    pids_cgroup: Option<RunCgroup>,
     ruleset: Option<OwnedFd>,
     user: Option<User>,
     address_space: Option<u64>,
     memory_limit: u64,
+    pids_limit: u64,
 }
 
 impl Jail {
@@ -246,13 +282,14 @@ impl Jail {
     /// started.
     pub fn apply(&self, command: &mut Command) {
         let join = self.cgroup.as_ref().map(RunCgroup::join_fd);
+        let join_pids = self.pids_cgroup.as_ref().map(RunCgroup::join_fd);
         let ruleset = self.ruleset.as_ref().map(AsRawFd::as_raw_fd);
         let (user, address_space) = (self.user, self.address_space);
         let confine = move || -> io::Result<()> {
             // SAFETY: only system calls, on integers and a static byte,
             // which is all that is safe between fork and exec.
             unsafe {
-                if let Some(fd) = join {
+                for fd in [join, join_pids].into_iter().flatten() {
                     if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
                         return Err(io::Error::last_os_error());
                     }
@@ -291,6 +328,21 @@ impl Jail {
         self.cgroup
             .as_ref()
             .map_or_else(Vec::new, RunCgroup::running)
+    }
+
+    /// Why the run failed, if the kernel refused it a process or a thread
+    /// for going over its pids limit.
+    pub fn too_many_processes(&self) -> Option<String> {
+        let refused = self
+            .pids_cgroup
+            .as_ref()
+            .is_some_and(RunCgroup::refused_a_fork);
+        refused.then(|| {
+            format!(
+                "too many processes: it went over the limit of {} processes and threads, and a fork was refused",
+                self.pids_limit
+            )
+        })
     }
 
     /// Why the run died, if it ran out of memory: `status` is how it

@@ -162,7 +162,8 @@ pub fn grade_in(
     if let Some(dir) = &cli.report {
         report::create_dir(dir)?;
     }
-    let confinement = Confinement::new(cli.memory_limit << 20, &cli.run_as)?;
+    let confinement =
+        Confinement::new(cli.memory_limit << 20, &cli.run_as)?.with_pids_limit(cli.pids_limit);
     // Not in /tmp: cargo reads `.cargo/config.toml` from every directory
     // above the tree it builds, and anyone can write /tmp/.cargo.
     let scratch_root = reference.join(SCRATCH_DIR);

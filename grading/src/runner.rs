@@ -113,6 +113,8 @@ pub fn run_test(run: &TestRun) -> Result<Finished, Error> {
         &runfile::read_end(&output, 1 << 16).map_err(io_error(&output))?,
     ) {
         Verdict::Failed(why)
+    } else if let Some(why) = jail.too_many_processes() {
+        Verdict::Failed(why)
     } else {
         Verdict::Failed(reason(ended.status, completion.token_unread(), run.test))
     };
@@ -214,7 +216,7 @@ mod tests {
     /// its tests, and each test does what its name says.
     const FAKE_TEST_BINARY: &str = r#"#!/bin/sh
 if [ "$1" = "--list" ]; then
-  for t in pass exit_early fail forge hang never_started write_outside hog flood detach whoami; do echo "$t: test"; done
+  for t in pass exit_early fail forge hang never_started write_outside hog flood detach whoami forkbomb; do echo "$t: test"; done
   exit 0
 fi
 test="$2"
@@ -232,6 +234,8 @@ case "$test" in
   hog) head -c 400000000 /dev/zero | tail -n 1 > /dev/null ;;
   flood) head -c 20000000 /dev/zero | tr '\0' x; exit 1 ;;
   whoami) id -u; exit 1 ;;
+  # Bounded, so that without a limit it would only pass late.
+  forkbomb) i=0; while [ $i -lt 300 ]; do sleep 20 & i=$((i+1)); done; echo "all forked"; exit 0 ;;
   # The pause: until setsid has run, the child is still in the group.
   detach) setsid sleep 600 & echo "$!" > "$TMPDIR/../child"; sleep 1; exit 1 ;;
 esac
@@ -242,9 +246,11 @@ esac
         binary: PathBuf,
     }
 
-    /// Every fake run gets 64 MiB.
+    /// Every fake run gets 64 MiB and 64 processes.
     fn confinement() -> Confinement {
-        Confinement::new(64 << 20, "nobody").unwrap()
+        Confinement::new(64 << 20, "nobody")
+            .unwrap()
+            .with_pids_limit(64)
     }
 
     fn fake() -> Fake {
@@ -289,7 +295,7 @@ esac
             &confinement(),
         )
         .unwrap();
-        assert_eq!(tests.len(), 11);
+        assert_eq!(tests.len(), 12);
         assert_eq!(tests[..3], ["pass", "exit_early", "fail"]);
     }
 
@@ -436,5 +442,35 @@ esac
             fs::read_to_string(&finished.output).unwrap().trim(),
             nobody.uid.to_string()
         );
+    }
+
+    #[test]
+    fn a_fork_bomb_fails_its_own_run_only() {
+        if !confinement().has_pids_cgroups() {
+            eprintln!("no pids cgroup here: a run's processes are not limited");
+            return;
+        }
+        let fake = fake();
+        let bomb = {
+            let fake = Fake {
+                dir: tempfile::tempdir_in(fake.dir.path()).unwrap(),
+                binary: fake.binary.clone(),
+            };
+            fs::set_permissions(fake.dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            // The fake comes back with the run: its directory holds the log.
+            thread::spawn(move || (run(&fake, "forkbomb", Duration::from_secs(60), None), fake))
+        };
+        // Beside it, at the same time.
+        let beside = run(&fake, "pass", Duration::from_secs(60), None);
+        let (bomb, _its_fake) = bomb.join().unwrap();
+        assert_eq!(beside.verdict, Verdict::Passed);
+        assert_eq!(
+            bomb.verdict,
+            Verdict::Failed(
+                "too many processes: it went over the limit of 64 processes and threads, and a fork was refused".into()
+            )
+        );
+        let log = fs::read_to_string(&bomb.output).unwrap();
+        assert!(!log.contains("all forked"), "{log}");
     }
 }
