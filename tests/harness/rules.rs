@@ -492,6 +492,19 @@ pub(crate) fn grant_up_to_date(
     )
 }
 
+/// A lost acknowledged entry, with the rules whose violation loses one.
+fn lost_acknowledged(what: String) -> Result<(), String> {
+    violation(KEEP_ACKNOWLEDGED, what).map_err(|text| {
+        text + &likely_causes(&[
+            PERSIST_LOG,
+            KEEP_MATCHING_ENTRIES,
+            INSTALL_SNAPSHOT,
+            SNAPSHOT_SAVE,
+            COMMITTED_ENTRY,
+        ])
+    })
+}
+
 /// `peer` says its log ends at `claim` (in `what`), having acknowledged
 /// entries up to `held`.
 pub(crate) fn claim_keeps_acknowledged(
@@ -503,13 +516,10 @@ pub(crate) fn claim_keeps_acknowledged(
     if claim >= held {
         return Ok(());
     }
-    violation(
-        KEEP_ACKNOWLEDGED,
-        format!(
-            "S{peer} says in {what} that its log ends at {claim}, but it had acknowledged \
+    lost_acknowledged(format!(
+        "S{peer} says in {what} that its log ends at {claim}, but it had acknowledged \
              entries up to {held}: it lost acknowledged entries"
-        ),
-    )
+    ))
 }
 
 /// `follower` refused the AppendEntries of `term` whose previous entry is
@@ -523,22 +533,16 @@ pub(crate) fn refusal_keeps_acknowledged(
     held: LogPoint,
 ) -> Result<(), String> {
     if prev == held {
-        return violation(
-            KEEP_ACKNOWLEDGED,
-            format!(
-                "S{follower} refused an AppendEntries of term {term} whose previous entry is \
+        return lost_acknowledged(format!(
+            "S{follower} refused an AppendEntries of term {term} whose previous entry is \
                  {prev}, an entry it had acknowledged"
-            ),
-        );
+        ));
     }
     if log_len < held.index {
-        return violation(
-            KEEP_ACKNOWLEDGED,
-            format!(
-                "S{follower} refused an AppendEntries of term {term} saying its log ends at \
+        return lost_acknowledged(format!(
+            "S{follower} refused an AppendEntries of term {term} saying its log ends at \
                  index {log_len}, but it had acknowledged entries up to {held}"
-            ),
-        );
+        ));
     }
     Ok(())
 }
