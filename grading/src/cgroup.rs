@@ -159,20 +159,21 @@ impl RunCgroup {
     /// Whether a fork of the cgroup's processes was refused for going over
     /// its pids limit (a pids cgroup).
     pub fn refused_a_fork(&self) -> bool {
-        fs::read_to_string(self.dir.join("pids.events"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.strip_prefix("max "))
-            .any(|count| count.trim().parse::<u64>().is_ok_and(|n| n > 0))
+        self.counted("pids.events", "max ")
     }
 
     /// Whether the kernel killed a process of the cgroup for going over
     /// its memory limit (a memory cgroup).
     pub fn out_of_memory(&self) -> bool {
-        fs::read_to_string(self.dir.join("memory.oom_control"))
+        self.counted("memory.oom_control", "oom_kill ")
+    }
+
+    /// Whether the counter after `key` in the cgroup's `file` is above 0.
+    fn counted(&self, file: &str, key: &str) -> bool {
+        fs::read_to_string(self.dir.join(file))
             .unwrap_or_default()
             .lines()
-            .filter_map(|line| line.strip_prefix("oom_kill "))
+            .filter_map(|line| line.strip_prefix(key))
             .any(|count| count.trim().parse::<u64>().is_ok_and(|n| n > 0))
     }
 }

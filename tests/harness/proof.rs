@@ -374,11 +374,9 @@ impl Proof {
                 _ => Ok(()),
             };
         }
-        self.hold(follower, term, end);
+        self.accepted(follower, (term, leader), end, leader_commit.min(end.index));
         let log = self.peers.entry(follower).or_default();
-        log.commit_allowed = log.commit_allowed.max(leader_commit.min(end.index));
         log.accepted_append = log.accepted_append.max(Some(ticket.at));
-        self.acknowledged(leader, term, follower, end.index);
         Ok(())
     }
 
@@ -398,9 +396,21 @@ impl Proof {
         if !installed || reply_term != term {
             return;
         }
+        self.accepted(follower, (term, leader), last, last.index);
+    }
+
+    /// `follower` accepted a request of `leader`'s `term`: it holds the
+    /// leader's log through `last`, and may commit up to `commit`.
+    fn accepted(
+        &mut self,
+        follower: usize,
+        (term, leader): (u64, usize),
+        last: LogPoint,
+        commit: u64,
+    ) {
         self.hold(follower, term, last);
         let log = self.peers.entry(follower).or_default();
-        log.commit_allowed = log.commit_allowed.max(last.index);
+        log.commit_allowed = log.commit_allowed.max(commit);
         self.acknowledged(leader, term, follower, last.index);
     }
 
@@ -414,18 +424,25 @@ impl Proof {
         snapshot: bool,
     ) -> Result<(), String> {
         self.same_applied_entry(peer, index, term, snapshot)?;
-        let led = self.leaders.iter().any(|&(leader, _)| leader == peer);
-        let alone = self.configs.iter().any(|config| config.voters() == [peer]);
-        let committed = self.committed;
         let log = self.peers.entry(peer).or_default();
-        if !alone {
-            let in_flight = log.in_flight.values().copied().max().unwrap_or(0);
-            let mut allowed = log.commit_allowed.max(in_flight);
-            if led {
-                allowed = allowed.max(committed);
+        let in_flight = log.in_flight.values().copied().max().unwrap_or(0);
+        let allowed = log.commit_allowed.max(in_flight);
+        if index > allowed {
+            // Only then is it worth asking whether it led (its own commits
+            // are what its leaderships' acknowledgements prove) or is the
+            // sole voter of a configuration (it commits alone).
+            let led = self.leaders.iter().any(|&(leader, _)| leader == peer);
+            let alone = self.configs.iter().any(|config| config.voters() == [peer]);
+            let allowed = if led {
+                allowed.max(self.committed)
+            } else {
+                allowed
+            };
+            if !alone {
+                rules::apply_allowed(peer, index, allowed, led)?;
             }
-            rules::apply_allowed(peer, index, allowed, led)?;
         }
+        let log = self.peers.entry(peer).or_default();
         if snapshot {
             rules::install_moves_forward(peer, index, log.applied)?;
         }
